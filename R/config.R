@@ -1,0 +1,43 @@
+# Configuration is resolved on every lookup (environment, then ./.comet.yml, then
+# ~/.comet.yml), so a change of environment variable or working directory takes effect
+# at once. The files are read by the Rust core as plain data: nothing in them is run.
+
+default_url <- "https://www.comet.com/clientlib/"
+
+config_value <- function(key, quiet = FALSE) {
+  res <- rust_config_lookup(key, getwd(), path.expand("~"))
+  if (!quiet) for (w in res$warnings) cometr_warn(w, "cometr_config_warning")
+  res$value
+}
+
+# An argument wins when it has a value; otherwise the configuration; otherwise an
+# error for required values, worded as cometr 0.4.0 words it.
+resolve <- function(arg, key, required = TRUE) {
+  if (length(arg) > 0L) return(arg)
+  value <- config_value(key)
+  if (is.null(value) && required) {
+    cometr_abort(
+      sprintf("%s must be provided. Pass it as an argument, set the environment variable, or add it to .comet.yml.", key),
+      "cometr_config_error", key = key
+    )
+  }
+  value
+}
+
+api_key_value <- function(api_key = NULL) {
+  if (length(api_key) > 0L) check_string(api_key, "api_key")
+  resolve(api_key, "COMET_API_KEY")
+}
+
+# The server root, without `/clientlib` and without trailing slashes.
+url_root <- function() {
+  rust_url_root(config_value("COMET_URL_OVERRIDE") %||% default_url)
+}
+
+rest_url <- function(endpoint) {
+  paste0(url_root(), "/api/rest/v2/", sub("^/+", "", endpoint))
+}
+
+clientlib_url <- function(endpoint) {
+  paste0(url_root(), "/clientlib/", sub("^/+", "", endpoint))
+}

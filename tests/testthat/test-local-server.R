@@ -1,0 +1,48 @@
+test_that("local_server() activates the session and stop() undoes it", {
+  local_isolated_config()
+  srv <- local_server()
+  expect_match(srv$url, "^http://127\\.0\\.0\\.1:[0-9]+/clientlib/$")
+  expect_identical(Sys.getenv("COMET_URL_OVERRIDE"), srv$url)
+  expect_identical(Sys.getenv("COMET_WORKSPACE"), "local")
+  expect_true(dir.exists(srv$dir))
+  expect_output(print(srv), "cometr local server")
+  srv$stop()
+  expect_identical(Sys.getenv("COMET_URL_OVERRIDE"), "")
+  expect_identical(Sys.getenv("COMET_WORKSPACE"), "")
+  expect_output(print(srv), "stopped")
+})
+
+test_that("activation keeps a configured workspace", {
+  local_isolated_config()
+  withr::local_envvar(COMET_WORKSPACE = "mine")
+  srv <- local_server()
+  on.exit(srv$stop())
+  expect_identical(Sys.getenv("COMET_WORKSPACE"), "mine")
+})
+
+test_that("a given dir persists across restarts", {
+  local_isolated_config()
+  dir <- withr::local_tempdir()
+  srv <- local_server(dir = dir)
+  create_project("kept", "persists")
+  srv$stop()
+  srv2 <- local_server(dir = dir)
+  on.exit(srv2$stop())
+  expect_identical(get_projects()$projects[[1]]$projectName, "kept")
+  expect_true(file.exists(file.path(dir, "cometr.sqlite")))
+})
+
+test_that("bad arguments are classed input errors", {
+  local_isolated_config()
+  expect_error(local_server(port = -1), class = "cometr_input_error")
+  expect_error(local_server(port = "x"), class = "cometr_input_error")
+  expect_error(local_server(activate = NA), class = "cometr_input_error")
+  expect_error(local_server(host = "no.such.host.invalid"), class = "cometr_error")
+})
+
+test_that("other Comet clients can reach it with any HTTP client", {
+  srv <- local_test_server()
+  con <- url(paste0(sub("/clientlib/$", "", srv$url), "/clientlib/isAlive/ver"))
+  on.exit(close(con))
+  expect_match(readLines(con, warn = FALSE), "version")
+})

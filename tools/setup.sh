@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install what building and testing cometr needs on Debian 12, skipping what is there:
+# R and R packages from Debian's apt (CRAN is not needed), and Rust's rustfmt/clippy.
+set -euo pipefail
+PKGS="r-base-core r-base-dev r-cran-r6 r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown"
+missing=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "installing:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+command -v cargo >/dev/null || export PATH="$HOME/.cargo/bin:$PATH"
+if command -v rustup >/dev/null; then
+  cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt >/dev/null 2>&1 || true
+  cargo clippy --version >/dev/null 2>&1 || rustup component add clippy >/dev/null 2>&1 || true
+fi
