@@ -44,5 +44,43 @@ rust_server_stop <- function(id) .Call(wrap__rust_server_stop, id)
 #' @noRd
 rust_server_fault <- function(id, path, status, body, content_type, times) .Call(wrap__rust_server_fault, id, path, status, body, content_type, times)
 
+#' Open a queue and background sender for one experiment; returns its id.
+#' @noRd
+rust_stream_open <- function(key, api_key, root, interval_ms, batch_size) .Call(wrap__rust_stream_open, key, api_key, root, interval_ms, batch_size)
+
+#' Queue a metric point. Returns 1 when the sender has problems to report, 0
+#' otherwise, -1 when the stream is closed and -2 for a value of the wrong type.
+#' @noRd
+rust_stream_metric <- function(id, name, value, step, epoch, context) .Call(wrap__rust_stream_metric, id, name, value, step, epoch, context)
+
+#' Queue a parameter. Same return codes as `rust_stream_metric()`.
+#' @noRd
+rust_stream_parameter <- function(id, name, value, step) .Call(wrap__rust_stream_parameter, id, name, value, step)
+
+#' Queue a REST write (endpoint below /api/rest/v2/, JSON body). Same return codes.
+#' @noRd
+rust_stream_rest <- function(id, endpoint, body) .Call(wrap__rust_stream_rest, id, endpoint, body)
+
+#' Send everything queued, waiting at most `timeout` seconds.
+#' @noRd
+rust_stream_flush <- function(id, timeout) .Call(wrap__rust_stream_flush, id, timeout)
+
+#' Report (and clear) the sender's problems without flushing.
+#' @noRd
+rust_stream_problems <- function(id) .Call(wrap__rust_stream_problems, id)
+
+#' Start the heartbeat of an experiment.
+#' @noRd
+rust_stream_heartbeat <- function(id) .Call(wrap__rust_stream_heartbeat, id)
+
+#' Final flush, end-of-run notice (when `end`), and release of the stream.
+#' @noRd
+rust_stream_close <- function(id, timeout, end) .Call(wrap__rust_stream_close, id, timeout, end)
+
+#' Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
+#' Returns "" or an error message.
+#' @noRd
+rust_capture_start <- function(id, out, err) .Call(wrap__rust_capture_start, id, out, err)
+
 
 # nolint end

@@ -5,10 +5,13 @@
 
 use extendr_api::prelude::*;
 
+pub mod capture;
 pub mod client;
 pub mod config;
 pub mod logging;
+pub mod retry;
 pub mod server;
+pub mod stream;
 
 fn pairs(names: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
     names.into_iter().zip(values).collect()
@@ -174,6 +177,236 @@ fn rust_server_fault(
     )
 }
 
+/// Convert an R value (NULL, a logical, number or string vector) into JSON. Numbers
+/// use Comet's encoding (NaN and infinities as strings), NA becomes null, and vectors
+/// longer than one become arrays.
+fn robj_json(x: &Robj) -> std::result::Result<serde_json::Value, String> {
+    use serde_json::Value;
+    let items: Vec<Value> = match x.rtype() {
+        Rtype::Null => return Ok(Value::Null),
+        Rtype::Doubles => x
+            .as_real_slice()
+            .unwrap_or(&[])
+            .iter()
+            .map(|&v| {
+                if v.is_na() {
+                    Value::Null
+                } else {
+                    stream::number(v)
+                }
+            })
+            .collect(),
+        Rtype::Integers => x
+            .as_integer_slice()
+            .unwrap_or(&[])
+            .iter()
+            .map(|&v| {
+                if v == i32::MIN {
+                    Value::Null
+                } else {
+                    Value::from(v)
+                }
+            })
+            .collect(),
+        Rtype::Logicals => x
+            .as_logical_slice()
+            .unwrap_or(&[])
+            .iter()
+            .map(|v| {
+                if v.is_na() {
+                    Value::Null
+                } else {
+                    Value::from(v.is_true())
+                }
+            })
+            .collect(),
+        Rtype::Strings => x
+            .as_str_iter()
+            .map(|it| {
+                it.map(|s| {
+                    if s.is_na() {
+                        Value::Null
+                    } else {
+                        Value::from(s)
+                    }
+                })
+                .collect()
+            })
+            .unwrap_or_default(),
+        _ => return Err("must be a number, string or logical vector".into()),
+    };
+    Ok(match items.len() {
+        0 => Value::Null,
+        1 => items.into_iter().next().unwrap_or(Value::Null),
+        _ => Value::Array(items),
+    })
+}
+
+/// An optional whole number (step, epoch) from R: NULL, or a finite number.
+fn opt_int(x: &Robj) -> Option<i64> {
+    if x.is_null() {
+        return None;
+    }
+    x.as_real()
+        .or_else(|| x.as_integer().map(f64::from))
+        .filter(|v| v.is_finite())
+        .map(|v| v.round() as i64)
+}
+
+fn opt_str(x: &Robj) -> Option<String> {
+    x.as_str().map(String::from)
+}
+
+fn problems_list(s: Option<&stream::Stream>, ok: bool) -> Robj {
+    let (pending, problems) = match s {
+        Some(s) => (s.pending() as f64, s.take_problems()),
+        None => (0.0, Vec::new()),
+    };
+    list!(ok = ok, pending = pending, problems = problems).into_robj()
+}
+
+/// Open a queue and background sender for one experiment; returns its id.
+/// @noRd
+#[extendr]
+fn rust_stream_open(
+    key: &str,
+    api_key: &str,
+    root: &str,
+    interval_ms: f64,
+    batch_size: i32,
+) -> i32 {
+    logging::register_secret(api_key);
+    let settings = stream::Settings {
+        interval: std::time::Duration::from_millis(interval_ms.clamp(10.0, 3.6e6) as u64),
+        batch_size: batch_size.max(1) as usize,
+        ..Default::default()
+    };
+    stream::open(key, api_key, root, settings)
+}
+
+/// Queue a metric point. Returns 1 when the sender has problems to report, 0
+/// otherwise, -1 when the stream is closed and -2 for a value of the wrong type.
+/// @noRd
+#[extendr]
+fn rust_stream_metric(
+    id: i32,
+    name: &str,
+    value: Robj,
+    step: Robj,
+    epoch: Robj,
+    context: Robj,
+) -> i32 {
+    let Some(s) = stream::get(id) else {
+        return -1;
+    };
+    let Ok(value) = robj_json(&value) else {
+        return -2;
+    };
+    s.push_metric(stream::MetricPoint {
+        name: name.to_string(),
+        value,
+        step: opt_int(&step),
+        epoch: opt_int(&epoch),
+        context: opt_str(&context),
+        timestamp: stream::now_ms(),
+    });
+    s.has_problems() as i32
+}
+
+/// Queue a parameter. Same return codes as `rust_stream_metric()`.
+/// @noRd
+#[extendr]
+fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> i32 {
+    let Some(s) = stream::get(id) else {
+        return -1;
+    };
+    let Ok(value) = robj_json(&value) else {
+        return -2;
+    };
+    s.push_parameter(serde_json::json!({
+        "parameterName": name, "parameterValue": value, "step": opt_int(&step),
+        "source": "manual", "context": serde_json::Value::Null, "timestamp": stream::now_ms()
+    }));
+    s.has_problems() as i32
+}
+
+/// Queue a REST write (endpoint below /api/rest/v2/, JSON body). Same return codes.
+/// @noRd
+#[extendr]
+fn rust_stream_rest(id: i32, endpoint: &str, body: &str) -> i32 {
+    let Some(s) = stream::get(id) else {
+        return -1;
+    };
+    s.push_rest(stream::RestWrite {
+        endpoint: endpoint.trim_start_matches('/').to_string(),
+        body: body.to_string(),
+    });
+    s.has_problems() as i32
+}
+
+/// Send everything queued, waiting at most `timeout` seconds.
+/// @noRd
+#[extendr]
+fn rust_stream_flush(id: i32, timeout: f64) -> Robj {
+    let Some(s) = stream::get(id) else {
+        return problems_list(None, true);
+    };
+    capture::flush();
+    let ok = s.flush_blocking(std::time::Duration::from_secs_f64(
+        timeout.clamp(0.0, 86_400.0),
+    ));
+    problems_list(Some(&s), ok)
+}
+
+/// Report (and clear) the sender's problems without flushing.
+/// @noRd
+#[extendr]
+fn rust_stream_problems(id: i32) -> Robj {
+    let s = stream::get(id);
+    problems_list(s.as_deref(), true)
+}
+
+/// Start the heartbeat of an experiment.
+/// @noRd
+#[extendr]
+fn rust_stream_heartbeat(id: i32) -> bool {
+    match stream::get(id) {
+        Some(s) => {
+            s.start_heartbeat();
+            true
+        }
+        None => false,
+    }
+}
+
+/// Final flush, end-of-run notice (when `end`), and release of the stream.
+/// @noRd
+#[extendr]
+fn rust_stream_close(id: i32, timeout: f64, end: bool) -> Robj {
+    let Some(s) = stream::get(id) else {
+        return problems_list(None, true);
+    };
+    capture::stop(id);
+    let t = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
+    let ok = s.flush_blocking(t);
+    if end && ok {
+        s.send_end(
+            std::time::Duration::from_secs(5).min(t.max(std::time::Duration::from_millis(500))),
+        );
+    }
+    let out = problems_list(Some(&s), ok);
+    stream::forget(id);
+    out
+}
+
+/// Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
+/// Returns "" or an error message.
+/// @noRd
+#[extendr]
+fn rust_capture_start(id: i32, out: bool, err: bool) -> String {
+    capture::start(id, out, err).err().unwrap_or_default()
+}
+
 extendr_module! {
     mod cometr;
     fn rust_http;
@@ -186,4 +419,13 @@ extendr_module! {
     fn rust_server_start;
     fn rust_server_stop;
     fn rust_server_fault;
+    fn rust_stream_open;
+    fn rust_stream_metric;
+    fn rust_stream_parameter;
+    fn rust_stream_rest;
+    fn rust_stream_flush;
+    fn rust_stream_problems;
+    fn rust_stream_heartbeat;
+    fn rust_stream_close;
+    fn rust_capture_start;
 }

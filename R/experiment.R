@@ -1,0 +1,674 @@
+#' Create a new experiment
+#'
+#' Creates a new experiment on Comet's server (or the embedded [local_server()])
+#' and returns an [Experiment] to log to. Only one experiment created this way is
+#' current at a time: creating another stops the previous one.
+#'
+#' Logging calls (`log_metric()`, `log_parameter()`, `log_other()`, `add_tags()`,
+#' ...) return at once; the data is sent in batches in the background, and every
+#' `get_*()` method first sends what is queued, so reads see your writes. The
+#' experiment is flushed and ended by `$stop()`, or when it is garbage collected
+#' or R exits.
+#'
+#' @param experiment_name Experiment name.
+#' @param project_name Project name (defaults to the `COMET_PROJECT_NAME`
+#'   configuration). Created on first use.
+#' @param workspace_name Workspace name (defaults to the `COMET_WORKSPACE`
+#'   configuration).
+#' @param api_key Comet API key (defaults to the `COMET_API_KEY` configuration).
+#' @param keep_active If `TRUE`, send heartbeats so the experiment shows as
+#'   running until it is stopped (no extra process is started).
+#' @param log_output If `TRUE`, send everything printed to standard output to the
+#'   experiment. The console still shows it.
+#' @param log_error If `TRUE`, send everything printed to standard error
+#'   (messages, warnings, errors) to the experiment, flagged as such. The console
+#'   still shows it.
+#' @param log_code If `TRUE`, log the code of the script being run (with
+#'   `Rscript file.R` or `source("file.R")`).
+#' @param log_system_details If `TRUE`, log details of the system: operating
+#'   system, R version, installed packages, process id, host and user names.
+#' @param log_git_info If `TRUE`, log the git branch, origin, commit, user and
+#'   repository root, and a patch of staged and unstaged changes (needs the `git`
+#'   command).
+#' @return An [Experiment], invisibly.
+#' @examples
+#' srv <- local_server()
+#' exp <- create_experiment(experiment_name = "demo", log_code = FALSE)
+#' exp$log_metric("loss", 0.25, step = 1)
+#' exp$log_parameter("lr", 0.01)
+#' exp$get_metric("loss")$metrics[[1]]$metricValue
+#' exp$stop()
+#' srv$stop()
+#' @export
+create_experiment <- function(experiment_name = NULL, project_name = NULL, workspace_name = NULL,
+                              api_key = NULL, keep_active = TRUE, log_output = TRUE,
+                              log_error = FALSE, log_code = TRUE, log_system_details = TRUE,
+                              log_git_info = FALSE) {
+  check_experiment_flags(keep_active, log_output, log_error, log_code, log_system_details,
+                         log_git_info)
+  check_string(experiment_name, "experiment_name")
+  check_string(project_name, "project_name")
+  check_string(workspace_name, "workspace_name")
+  api_key <- api_key_value(api_key)
+  project_name <- resolve(project_name, "COMET_PROJECT_NAME")
+  workspace_name <- resolve(workspace_name, "COMET_WORKSPACE")
+
+  current <- session$current
+  if (!is.null(current)) {
+    message(sprintf("Existing experiment %s will be stopped because a new experiment is being created.",
+                    current$get_key()))
+    current$stop()
+  }
+  res <- comet_post("/write/experiment/create", list(
+    experimentName = experiment_name, projectName = project_name,
+    workspaceName = workspace_name
+  ), api_key = api_key)
+  if (is.null(res$experimentKey) || is.null(res$link)) {
+    cometr_abort("Create experiment in Comet failed.", "cometr_http_error",
+                 status = 200L, sdk_error_code = NULL, endpoint = "/write/experiment/create")
+  }
+  message("Experiment created: ", res$link)
+  exp <- new_experiment(res$experimentKey, res$link, api_key, keep_active, log_output,
+                        log_error, dynamic = TRUE,
+                        workspace_name = res$workspaceName %||% workspace_name,
+                        project_name = res$projectName %||% project_name)
+  auto_log(exp, log_code, log_system_details, log_git_info)
+  invisible(exp)
+}
+
+#' Get an existing experiment
+#'
+#' Returns an [Experiment] for an experiment that already exists, to read it or
+#' to continue logging to it (for example, to resume training).
+#'
+#' @param experiment_key Experiment key.
+#' @inheritParams create_experiment
+#' @return An [Experiment], invisibly.
+#' @examples
+#' srv <- local_server()
+#' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+#'                          log_output = FALSE, keep_active = FALSE)
+#' exp$log_metric("loss", 0.5)
+#' exp$stop()
+#' again <- get_experiment(exp$get_key())
+#' again$log_metric("loss", 0.4)
+#' length(again$get_metric("loss")$metrics)
+#' again$stop()
+#' srv$stop()
+#' @export
+get_experiment <- function(experiment_key, api_key = NULL, keep_active = FALSE,
+                           log_output = FALSE, log_error = FALSE, log_code = FALSE,
+                           log_system_details = FALSE, log_git_info = FALSE) {
+  check_experiment_flags(keep_active, log_output, log_error, log_code, log_system_details,
+                         log_git_info)
+  check_string(experiment_key, "experiment_key", null_ok = FALSE)
+  api_key <- api_key_value(api_key)
+  meta <- comet_get("/experiment/metadata", list(experimentKey = experiment_key),
+                    api_key = api_key)
+  url <- experiment_url(meta$workspaceName, meta$projectName, experiment_key,
+                        isTRUE(meta$archived))
+  message("Experiment retrieved: ", url)
+  exp <- new_experiment(experiment_key, url, api_key, keep_active, log_output, log_error,
+                        dynamic = FALSE, workspace_name = meta$workspaceName,
+                        project_name = meta$projectName)
+  auto_log(exp, log_code, log_system_details, log_git_info)
+  invisible(exp)
+}
+
+check_experiment_flags <- function(keep_active, log_output, log_error, log_code,
+                                   log_system_details, log_git_info) {
+  check_flag(keep_active, "keep_active")
+  check_flag(log_output, "log_output")
+  check_flag(log_error, "log_error")
+  check_flag(log_code, "log_code")
+  check_flag(log_system_details, "log_system_details")
+  check_flag(log_git_info, "log_git_info")
+}
+
+experiment_url <- function(workspace, project, key, archived = FALSE) {
+  paste0(url_root(), "/", workspace, "/", project, "/", if (archived) "archived/", key)
+}
+
+# Session state: the current experiment, and the one-shot gate that lets only
+# create_experiment() and get_experiment() construct an Experiment.
+session <- new.env(parent = emptyenv())
+session$gate <- FALSE
+
+new_experiment <- function(...) {
+  session$gate <- TRUE
+  on.exit(session$gate <- FALSE)
+  Experiment$new(...)
+}
+
+auto_log <- function(exp, log_code, log_system_details, log_git_info) {
+  # Automatic logging never fails the creation: what cannot be gathered is skipped.
+  if (log_code) {
+    script <- script_path()
+    if (!is.null(script)) {
+      code <- tryCatch(paste(readLines(script, warn = FALSE), collapse = "\n"),
+                       error = function(e) NULL)
+      if (!is.null(code)) exp$log_code(code)
+    }
+  }
+  if (log_system_details) {
+    details <- tryCatch(system_details(), error = function(e) NULL)
+    if (!is.null(details)) do.call(exp$log_system_details, details)
+  }
+  if (log_git_info) {
+    git <- tryCatch(git_info(), error = function(e) NULL)
+    if (length(git$metadata) > 0L) do.call(exp$log_git_metadata, git$metadata)
+    if (length(git$patch) > 0L && nzchar(git$patch)) exp$.__enclos_env__$private$upload_patch(git$patch)
+  }
+  invisible(exp)
+}
+
+#' A Comet experiment
+#'
+#' @description
+#' An experiment logs metrics, parameters, other values, tags, HTML, a model
+#' graph, assets, artifacts, code, output, git and system details to Comet, and
+#' reads them back. Create one with [create_experiment()] or fetch an existing one
+#' with [get_experiment()]; do not call `Experiment$new()` directly.
+#'
+#' Write methods queue the data and return at once (invisibly, the experiment
+#' itself, so calls can be chained); a background task sends it in batches. Every
+#' `get_*()` method first sends what this experiment has queued.
+#'
+#' @examples
+#' srv <- local_server()
+#' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+#'                          log_output = FALSE, keep_active = FALSE)
+#' for (epoch in 1:3) exp$log_metric("loss", 1 / epoch, step = epoch)
+#' exp$log_parameter("optimizer", "adam")$add_tags(c("baseline", "demo"))
+#' exp$get_metrics_summary()$values[[1]]$valueMin
+#' exp$get_tags()
+#' exp$stop()
+#' srv$stop()
+#' @export
+Experiment <- R6::R6Class("Experiment",
+  cloneable = FALSE,
+  public = list(
+    #' @description Do not call this function directly. Use [create_experiment()]
+    #'   or [get_experiment()] instead.
+    #' @param experiment_key Experiment key.
+    #' @param experiment_url Experiment URL.
+    #' @param api_key Comet API key.
+    #' @param keep_active Send heartbeats while the experiment runs.
+    #' @param log_output Capture standard output.
+    #' @param log_error Capture standard error.
+    #' @param dynamic `TRUE` for a new experiment, `FALSE` for a retrieved one.
+    #' @param workspace_name Workspace name.
+    #' @param project_name Project name.
+    initialize = function(experiment_key, experiment_url = NULL, api_key = NULL,
+                          keep_active = FALSE, log_output = FALSE, log_error = FALSE,
+                          dynamic = TRUE, workspace_name = NULL, project_name = NULL) {
+      if (!isTRUE(session$gate)) {
+        cometr_abort("Do not call this function directly. Use `create_experiment()` instead.",
+                     "cometr_input_error")
+      }
+      session$gate <- FALSE
+      private$key <- experiment_key
+      private$url <- experiment_url
+      private$api_key <- api_key_value(api_key)
+      private$dynamic <- dynamic
+      private$workspace <- workspace_name
+      private$project <- project_name
+      private$stream <- rust_stream_open(
+        experiment_key, private$api_key, url_root(),
+        getOption("cometr.batch_interval", 2) * 1000, as.integer(getOption("cometr.batch_size", 1000L))
+      )
+      if (dynamic) session$current <- self
+      if (keep_active) rust_stream_heartbeat(private$stream)
+      if (log_output || log_error) {
+        err <- rust_capture_start(private$stream, log_output, log_error)
+        if (nzchar(err)) cometr_warn(paste0("Output capture is not available: ", err),
+                                     "cometr_capture_warning")
+      }
+      if (dynamic) self$log_other("Created from", "cometr")
+    },
+
+    #' @description The experiment key.
+    get_key = function() private$key,
+
+    #' @description The experiment's workspace name.
+    get_workspace_name = function() private$workspace,
+
+    #' @description The experiment's project name.
+    get_project_name = function() private$project,
+
+    #' @description `TRUE` for an experiment made by [create_experiment()],
+    #'   `FALSE` for one from [get_experiment()].
+    get_dynamic = function() private$dynamic,
+
+    #' @description The experiment's URL.
+    get_url = function() private$url,
+
+    #' @description The experiment's metadata (names, times, archived state).
+    get_metadata = function() private$read("/experiment/metadata"),
+
+    #' @description Archive the experiment.
+    archive = function() {
+      private$check_active()
+      private$flush()
+      comet_http("/write/experiment/archive", "GET", list(experimentKey = private$key),
+                 private$api_key)
+      invisible(self)
+    },
+
+    #' @description Restore an archived experiment.
+    restore = function() {
+      private$check_active()
+      private$flush()
+      comet_http("/write/experiment/restore", "GET", list(experimentKey = private$key),
+                 private$api_key)
+      invisible(self)
+    },
+
+    #' @description Stop the experiment, then delete it and all its data.
+    #' @return The server's answer.
+    delete = function() {
+      private$finish()
+      res <- comet_http("/write/experiment/delete", "GET", list(experimentKey = private$key),
+                        private$api_key)
+      parse_by_type(res, "/write/experiment/delete")
+    },
+
+    #' @description Stop the experiment: send everything queued (waiting at most
+    #'   `getOption("cometr.stop_timeout", 30)` seconds), stop output capture and
+    #'   heartbeats, and mark it ended. Calling it again does nothing.
+    stop = function() {
+      private$finish()
+      invisible(self)
+    },
+
+    #' @description Log a metric value.
+    #' @param name Metric name.
+    #' @param value Metric value: a number (`NaN` and `Inf` are kept), a string,
+    #'   or a vector.
+    #' @param step Step (a whole number), or `NULL`.
+    #' @param epoch Epoch (a whole number), or `NULL`.
+    #' @param context Context string, or `NULL`.
+    log_metric = function(name, value, step = NULL, epoch = NULL, context = NULL) {
+      if (!is.character(name) || length(name) != 1L || is.na(name)) abort_input("name", "must be a single string")
+      if (!is.null(step) && !is_count(step)) abort_input("step", "must be a single finite number")
+      if (!is.null(epoch) && !is_count(epoch)) abort_input("epoch", "must be a single finite number")
+      if (!is.null(context) && (!is.character(context) || length(context) != 1L)) abort_input("context", "must be a single string")
+      private$check_active()
+      private$after_push(rust_stream_metric(private$stream, name, value, step, epoch, context), "value")
+    },
+
+    #' @description Get all values of a metric.
+    #' @param name Metric name.
+    get_metric = function(name) {
+      check_string(name, "name", null_ok = FALSE)
+      private$read("/experiment/metrics/get-metric", list(metricName = name))
+    },
+
+    #' @description Get the minimum, maximum and latest value of every metric.
+    get_metrics_summary = function() private$read("/experiment/metrics/summary"),
+
+    #' @description Log the model graph.
+    #' @param graph The graph, as a string (e.g. JSON).
+    log_graph = function(graph) {
+      check_string(graph, "graph", null_ok = FALSE)
+      private$rest("write/experiment/graph", list(graph = graph))
+    },
+
+    #' @description Get the model graph.
+    get_graph = function() private$read("/experiment/graph"),
+
+    #' @description Log a parameter (hyperparameter).
+    #' @param name Parameter name.
+    #' @param value Parameter value: a number, string or logical, or a vector.
+    #' @param step Step (a whole number), or `NULL`.
+    log_parameter = function(name, value, step = NULL) {
+      if (!is.character(name) || length(name) != 1L || is.na(name)) abort_input("name", "must be a single string")
+      if (!is.null(step) && !is_count(step)) abort_input("step", "must be a single finite number")
+      private$check_active()
+      private$after_push(rust_stream_parameter(private$stream, name, value, step), "value")
+    },
+
+    #' @description Get the parameters.
+    get_parameters = function() private$read("/experiment/parameters"),
+
+    #' @description Log any other key and value.
+    #' @param key Name.
+    #' @param value Value: a single number, string or logical.
+    log_other = function(key, value) {
+      check_string(key, "key", null_ok = FALSE)
+      check_scalar(value, "value")
+      private$rest("write/experiment/log-other",
+                   list(key = key, value = value, timestamp = now_ms()))
+    },
+
+    #' @description Get the other values.
+    get_other = function() private$read("/experiment/log-other"),
+
+    #' @description Add tags.
+    #' @param tags A character vector or list of tags.
+    add_tags = function(tags) {
+      tags <- unlist(tags)
+      if (!is.character(tags) || length(tags) == 0L || anyNA(tags) || any(!nzchar(tags))) {
+        abort_input("tags", "must be a character vector of non-empty tags")
+      }
+      private$rest("write/experiment/tags", list(addedTags = as.list(tags)))
+    },
+
+    #' @description Get the tags.
+    get_tags = function() private$read("/experiment/tags"),
+
+    #' @description Log HTML.
+    #' @param html HTML text.
+    #' @param override If `TRUE`, replace the experiment's HTML; if `FALSE`,
+    #'   append to it.
+    log_html = function(html, override = FALSE) {
+      check_string(html, "html", null_ok = FALSE)
+      check_flag(override, "override")
+      private$rest("write/experiment/html",
+                   list(html = html, override = override, timestamp = now_ms()))
+    },
+
+    #' @description Get the HTML.
+    get_html = function() private$read("/experiment/html"),
+
+    #' @description Upload a file as an asset. The file is streamed, so its size
+    #'   is not limited by memory.
+    #' @param file Path of the file.
+    #' @param step Step, or `NULL`.
+    #' @param overwrite If `TRUE`, replace an asset of the same name.
+    #' @param context Context string, or `NULL`.
+    #' @param type Asset type (e.g. `"asset"`, `"image"`, `"audio"`), or `NULL`.
+    #' @param name Asset name; the file's base name when `NULL`.
+    #' @param metadata A named list of metadata, or `NULL`.
+    upload_asset = function(file, step = NULL, overwrite = NULL, context = NULL, type = NULL,
+                            name = NULL, metadata = NULL) {
+      check_string(file, "file", null_ok = FALSE)
+      if (!file.exists(file) || dir.exists(file)) abort_input("file", sprintf("is not an existing file: %s", file))
+      private$check_active()
+      private$upload(list(step = step, overwrite = overwrite, context = context, type = type,
+                          fileName = name %||% basename(file)),
+                     file = normalizePath(file), metadata = metadata)
+    },
+
+    #' @description Log a remote asset: a link to data stored elsewhere.
+    #' @param uri The asset's URI.
+    #' @param remote_file_name Asset name; derived from the URI when `NULL`.
+    #' @param step Step, or `NULL`.
+    #' @param overwrite If `TRUE`, replace an asset of the same name.
+    #' @param type Asset type.
+    #' @param metadata A named list of metadata, or `NULL`.
+    log_remote_asset = function(uri, remote_file_name = NULL, step = NULL, overwrite = FALSE,
+                                type = "asset", metadata = NULL) {
+      check_string(uri, "uri", null_ok = FALSE)
+      private$check_active()
+      private$upload(list(step = step, overwrite = overwrite, type = type,
+                          fileName = remote_file_name %||% remote_name(uri), isRemote = TRUE),
+                     link = uri, metadata = metadata)
+    },
+
+    #' @description List the experiment's assets.
+    #' @param type Asset type to list; all types when `NULL`.
+    get_asset_list = function(type = NULL) {
+      check_string(type, "type")
+      private$read("/experiment/asset/list", list(type = type %||% "all"))
+    },
+
+    #' @description Get the content of an asset: a raw vector, a string for
+    #'   text assets, or a list for JSON assets.
+    #' @param assetId The asset's id (from `get_asset_list()`).
+    get_asset = function(assetId) {
+      check_string(assetId, "assetId", null_ok = FALSE)
+      private$flush()
+      res <- comet_http("/experiment/asset/get-asset", "GET",
+                        list(experimentKey = private$key, assetId = assetId), private$api_key)
+      parse_by_type(res, "/experiment/asset/get-asset")
+    },
+
+    #' @description Also show the experiment in another project.
+    #' @param project_name Project name.
+    #' @return The server's answer, with the `link` of the new entry.
+    create_symlink = function(project_name) {
+      check_string(project_name, "project_name", null_ok = FALSE)
+      private$check_active()
+      private$flush()
+      res <- comet_http("/write/project/symlink", "GET",
+                        list(experimentKey = private$key, projectName = project_name),
+                        private$api_key)
+      parse_by_type(res, "/write/project/symlink")
+    },
+
+    #' @description Log git metadata.
+    #' @param branch Branch name.
+    #' @param origin Origin URL.
+    #' @param parent Commit SHA.
+    #' @param user User.
+    #' @param root Repository root.
+    log_git_metadata = function(branch = NULL, origin = NULL, parent = NULL, user = NULL,
+                                root = NULL) {
+      for (a in c("branch", "origin", "parent", "user", "root")) check_string(get(a), a)
+      private$rest("write/experiment/git/metadata",
+                   list(branch = branch, origin = origin, parent = parent, user = user, root = root))
+    },
+
+    #' @description Get the git metadata.
+    get_git_metadata = function() private$read("/experiment/git/metadata"),
+
+    #' @description Get the git patch, as a string.
+    get_git_patch = function() {
+      private$flush()
+      res <- comet_http("/experiment/git/patch", "GET", list(experimentKey = private$key),
+                        private$api_key)
+      out <- parse_by_type(res, "/experiment/git/patch")
+      if (is.raw(out)) {
+        out <- rawToChar(out)
+        Encoding(out) <- "UTF-8"
+      }
+      out
+    },
+
+    #' @description Get the captured output, as one string.
+    get_output = function() private$read("/experiment/output"),
+
+    #' @description Log source code.
+    #' @param code The code, as a string or a character vector of lines.
+    log_code = function(code) {
+      if (!is.character(code) || length(code) == 0L || anyNA(code)) abort_input("code", "must be a character vector")
+      private$rest("write/experiment/code", list(code = paste(code, collapse = "\n")))
+    },
+
+    #' @description Get the logged source code.
+    get_code = function() private$read("/experiment/code"),
+
+    #' @description Log system details. Every argument is optional.
+    #' @param command Command-line arguments (a character vector).
+    #' @param executable The R executable.
+    #' @param hostname Host name.
+    #' @param installed_packages Installed packages (a character vector).
+    #' @param gpu_static_info A list of GPU descriptions, each a list with
+    #'   `gpuIndex`, `name`, `powerLimit`, `totalMemory` and `uuid`.
+    #' @param ip IP address.
+    #' @param network_interface_ips IP addresses of the network interfaces.
+    #' @param additional_system_info A list of lists with `key` and `value`.
+    #' @param os Operating system description.
+    #' @param os_packages Operating system packages (a character vector).
+    #' @param os_type Operating system type (e.g. `"Linux"`).
+    #' @param pid Process id.
+    #' @param user User name.
+    #' @param r_version R version.
+    #' @param r_version_verbose R version string.
+    log_system_details = function(command = NULL, executable = NULL, hostname = NULL,
+                                  installed_packages = NULL, gpu_static_info = NULL, ip = NULL,
+                                  network_interface_ips = NULL, additional_system_info = NULL,
+                                  os = NULL, os_packages = NULL, os_type = NULL, pid = NULL,
+                                  user = NULL, r_version = NULL, r_version_verbose = NULL) {
+      as_array <- function(x) if (is.null(x)) NULL else as.list(unique(unlist(x)))
+      private$rest("write/experiment/system-details", list(
+        command = as_array(command), executable = executable, hostname = hostname,
+        installedPackages = as_array(installed_packages), gpuStaticInfoList = gpu_static_info,
+        ip = ip, networkInterfaceIps = as_array(network_interface_ips),
+        logAdditionalSystemInfoList = additional_system_info, os = os,
+        osPackages = as_array(os_packages), osType = os_type, pid = pid, user = user,
+        pythonVersion = r_version, pythonVersionVerbose = r_version_verbose
+      ))
+    },
+
+    #' @description Get the system details.
+    get_system_details = function() private$read("/experiment/system-details"),
+
+    #' @description Log an [Artifact]: create a new version of it and upload its
+    #'   assets.
+    #' @param artifact An [Artifact].
+    #' @return A [LoggedArtifact].
+    log_artifact = function(artifact) {
+      if (!inherits(artifact, "Artifact")) {
+        cometr_abort("Object is not an Artifact and cannot be logged", "cometr_input_error",
+                     argument = "artifact")
+      }
+      private$check_active()
+      private$flush()
+      artifact_log(private$key, artifact, private$api_key)
+    },
+
+    #' @description Get a logged artifact, recording this experiment as a consumer.
+    #' @param artifact_name Artifact name, optionally as `workspace/name` or
+    #'   `workspace/name:version_or_alias`.
+    #' @param workspace Workspace; overrides one given in `artifact_name`.
+    #' @param version_or_alias Version or alias; overrides one given in
+    #'   `artifact_name`.
+    #' @return A [LoggedArtifact].
+    get_artifact = function(artifact_name, workspace = NULL, version_or_alias = NULL) {
+      private$check_active()
+      private$flush()
+      artifact_get(private$key, private$api_key, artifact_name, workspace, version_or_alias)
+    },
+
+    #' @description Set the start and/or end time of the experiment.
+    #' @param start Start time: milliseconds since the epoch, or a `POSIXct`.
+    #' @param end End time: milliseconds since the epoch, or a `POSIXct`.
+    set_start_end_time = function(start = NULL, end = NULL) {
+      if (is.null(start) && is.null(end)) {
+        cometr_abort("Either start or end must be provided.", "cometr_input_error",
+                     argument = "start")
+      }
+      private$rest("write/experiment/set-start-end-time", list(
+        startTimeMillis = as_millis(start, "start"), endTimeMillis = as_millis(end, "end")
+      ))
+    },
+
+    #' @description Print the experiment's URL.
+    print = function() {
+      cat("Comet experiment", private$url, "\n")
+      invisible(self)
+    }
+  ),
+  private = list(
+    key = NULL, url = NULL, api_key = NULL, dynamic = NULL, workspace = NULL, project = NULL,
+    stream = NULL, ended = FALSE,
+
+    check_active = function() {
+      if (private$ended) {
+        cometr_abort("This experiment already ended and cannot be modified.",
+                     "cometr_experiment_ended_error")
+      }
+    },
+
+    # Act on what a queue call returned: 1 = the sender has something to report.
+    after_push = function(rc, arg) {
+      if (rc != 0L) {
+        if (rc == -2L) abort_input(arg, "must be a number, string or logical vector")
+        if (rc == -1L) private$check_active()
+        private$report(rust_stream_problems(private$stream))
+      }
+      invisible(self)
+    },
+
+    rest = function(endpoint, body) {
+      private$check_active()
+      body$experimentKey <- private$key
+      private$after_push(rust_stream_rest(private$stream, endpoint, encode_body(body)), "body")
+    },
+
+    flush = function() {
+      if (private$ended) return(invisible())
+      private$report(rust_stream_flush(private$stream, getOption("cometr.flush_timeout", 60)))
+    },
+
+    report = function(res) {
+      for (p in res$problems) cometr_warn(p, "cometr_delivery_warning")
+      invisible(res)
+    },
+
+    read = function(endpoint, params = list()) {
+      private$flush()
+      params$experimentKey <- private$key
+      comet_get(endpoint, params[c("experimentKey", setdiff(names(params), "experimentKey"))],
+                private$api_key)
+    },
+
+    upload = function(params, file = NULL, link = NULL, metadata = NULL) {
+      private$flush()
+      params$experimentKey <- private$key
+      form <- list(link = link, metadata = if (!is.null(metadata)) encode_metadata(metadata))
+      comet_http("/write/experiment/upload-asset", "POST", params, private$api_key,
+                 file = file, form = form)
+      invisible(self)
+    },
+
+    upload_patch = function(patch) {
+      path <- tempfile(fileext = ".patch")
+      on.exit(unlink(path))
+      writeLines(patch, path, useBytes = TRUE)
+      comet_http("/write/experiment/git/patch", "POST", list(experimentKey = private$key),
+                 private$api_key, file = path)
+    },
+
+    finish = function() {
+      if (private$ended) return(invisible())
+      private$ended <- TRUE
+      if (identical(session$current, self)) session$current <- NULL
+      timeout <- getOption("cometr.stop_timeout", 30)
+      res <- rust_stream_close(private$stream, timeout, private$dynamic)
+      private$report(res)
+      if (res$pending > 0) {
+        cometr_warn(sprintf(
+          "%d logged item(s) of experiment %s could not be delivered within %s seconds.",
+          as.integer(res$pending), private$key, format(timeout)
+        ), "cometr_delivery_warning", pending = res$pending)
+      }
+      invisible()
+    },
+
+    finalize = function() {
+      try(private$finish(), silent = TRUE)
+    }
+  )
+)
+
+is_count <- function(x) {
+  is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x)
+}
+
+check_scalar <- function(x, name) {
+  if (!(is.numeric(x) || is.character(x) || is.logical(x)) || length(x) != 1L) {
+    abort_input(name, "must be a single number, string or logical value")
+  }
+}
+
+now_ms <- function() round(as.numeric(Sys.time()) * 1000)
+
+as_millis <- function(x, name) {
+  if (is.null(x)) return(NULL)
+  if (inherits(x, "POSIXt")) return(round(as.numeric(as.POSIXct(x)) * 1000))
+  if (!is_count(x)) abort_input(name, "must be milliseconds since the epoch or a POSIXct time")
+  x
+}
+
+# The asset name of a remote URI: its last path segment, or "remote".
+remote_name <- function(uri) {
+  if (is.null(uri) || length(uri) != 1L || is.na(uri)) return("remote")
+  name <- basename(sub("/+$", "", sub("^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", uri)))
+  if (!nzchar(name) || name %in% c(".", "/")) {
+    name <- basename(sub("/+$", "", uri))
+  }
+  if (!nzchar(name) || grepl("^[a-zA-Z][a-zA-Z0-9+.-]*:$", name)) "remote" else name
+}
