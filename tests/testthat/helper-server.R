@@ -60,3 +60,27 @@ expect_same_shape <- function(actual, recorded, path = "$") {
   }
   invisible(TRUE)
 }
+
+# A quiet experiment with no automatic logging.
+new_test_experiment <- function(..., env = parent.frame()) {
+  exp <- suppressMessages(create_experiment(log_code = FALSE, log_system_details = FALSE,
+                                            log_output = FALSE, keep_active = FALSE, ...))
+  withr::defer(exp$stop(), envir = env)
+  exp
+}
+
+# Run R code in a fresh Rscript process that sees this package; returns its exit
+# status and console output.
+run_rscript <- function(code, env = character(), file = tempfile(fileext = ".R")) {
+  writeLines(code, file)
+  out <- tempfile()
+  err <- tempfile()
+  libs <- paste(.libPaths(), collapse = .Platform$path.sep)
+  status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(file), stdout = out,
+                    stderr = err, env = c(paste0("R_LIBS=", libs), env))
+  list(status = status, stdout = readLines(out, warn = FALSE),
+       stderr = readLines(err, warn = FALSE), file = file)
+}
+
+values_of <- function(res, field) vapply(res, function(x) as.character(x[[field]] %||% NA), "")
+`%||%` <- function(x, y) if (is.null(x)) y else x

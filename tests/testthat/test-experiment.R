@@ -1,0 +1,198 @@
+test_that("create_experiment() creates a current experiment and says where", {
+  srv <- local_test_server()
+  expect_message(exp <- create_experiment(experiment_name = "first", log_code = FALSE,
+                                          log_system_details = FALSE, log_output = FALSE,
+                                          keep_active = FALSE),
+                 "^Experiment created: http://127\\.0\\.0\\.1:[0-9]+/local/general/[0-9a-f]{32}")
+  on.exit(exp$stop())
+  expect_s3_class(exp, "Experiment")
+  expect_match(exp$get_key(), "^[0-9a-f]{32}$")
+  expect_identical(exp$get_workspace_name(), "local")
+  expect_identical(exp$get_project_name(), "general")
+  expect_true(exp$get_dynamic())
+  expect_match(exp$get_url(), paste0("/local/general/", exp$get_key(), "$"))
+  expect_output(print(exp), paste0("^Comet experiment ", exp$get_url()))
+  meta <- exp$get_metadata()
+  expect_identical(meta$experimentName, "first")
+  expect_identical(meta$experimentKey, exp$get_key())
+  expect_true("Created from" %in% values_of(exp$get_other()$values, "name"))
+  expect_message(exp2 <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+                                           log_output = FALSE, keep_active = FALSE),
+                 paste("Existing experiment", exp$get_key(), "will be stopped"))
+  on.exit(exp2$stop(), add = TRUE)
+  expect_error(exp$log_metric("x", 1), "already ended", class = "cometr_experiment_ended_error")
+})
+
+test_that("Experiment$new() cannot be called directly and flags are validated", {
+  local_test_server()
+  expect_error(Experiment$new("abc"), "Do not call this function directly",
+               class = "cometr_input_error")
+  for (flag in c("keep_active", "log_output", "log_error", "log_code", "log_system_details",
+                 "log_git_info")) {
+    args <- structure(list("yes"), names = flag)
+    expect_error(do.call(create_experiment, args), paste(flag, "must be either TRUE or FALSE."),
+                 class = "cometr_input_error")
+    expect_error(do.call(get_experiment, c(list("k"), structure(list(NA), names = flag))),
+                 paste(flag, "must be either TRUE or FALSE."), class = "cometr_input_error")
+  }
+})
+
+test_that("metrics round-trip, with step, epoch, context and special values", {
+  local_test_server()
+  exp <- new_test_experiment()
+  expect_identical(exp$log_metric("loss", 0.5, step = 1, epoch = 1, context = "train"), exp)
+  exp$log_metric("loss", 0.25, step = 100000)
+  exp$log_metric("loss", NaN, step = 3)
+  exp$log_metric("loss", Inf, step = 4)
+  exp$log_metric("loss", -Inf, step = 5)
+  exp$log_metric("acc", 1L)
+  m <- exp$get_metric("loss")$metrics
+  expect_length(m, 5)
+  expect_identical(values_of(m, "metricValue"), c("0.5", "0.25", "NaN", "Infinity", "-Infinity"))
+  expect_identical(vapply(m, function(x) as.numeric(x$step), 0), c(1, 100000, 3, 4, 5))
+  expect_identical(m[[1]]$epoch, 1L)
+  expect_identical(m[[1]]$runContext, "train")
+  s <- exp$get_metrics_summary()$values
+  expect_setequal(values_of(s, "name"), c("loss", "acc"))
+  expect_error(exp$log_metric(NA, 1), class = "cometr_input_error")
+  expect_error(exp$log_metric("x", 1, step = "a"), class = "cometr_input_error")
+  expect_error(exp$log_metric("x", list(1)), class = "cometr_input_error")
+  expect_error(exp$log_metric("x", 1, context = 3), class = "cometr_input_error")
+})
+
+test_that("parameters, others, tags, html, graph and code round-trip", {
+  local_test_server()
+  exp <- new_test_experiment()
+  exp$log_parameter("lr", 0.01)$log_parameter("opt", "adam")$log_parameter("layers", c(1, 2, 3))
+  p <- exp$get_parameters()$values
+  expect_identical(values_of(p, "valueCurrent")[match(c("lr", "opt"), values_of(p, "name"))],
+                   c("0.01", "adam"))
+  exp$log_other("note", "hello")$log_other("n", 3)
+  o <- exp$get_other()$values
+  expect_identical(values_of(o, "valueCurrent")[values_of(o, "name") == "note"], "hello")
+  exp$add_tags(c("a", "b"))$add_tags(list("c"))
+  expect_setequal(unlist(exp$get_tags()$tags), c("a", "b", "c"))
+  expect_error(exp$add_tags(character()), class = "cometr_input_error")
+  exp$log_html("<b>one</b>")$log_html("<i>two</i>")
+  expect_identical(exp$get_html()$html, "<b>one</b><i>two</i>")
+  exp$log_html("<p>new</p>", override = TRUE)
+  expect_identical(exp$get_html()$html, "<p>new</p>")
+  exp$log_graph('{"layers": 3}')
+  expect_identical(exp$get_graph()$graph, '{"layers": 3}')
+  exp$log_code(c("x <- 1", "y <- 2"))
+  expect_identical(exp$get_code()$code, "x <- 1\ny <- 2")
+})
+
+test_that("git metadata, system details and start/end times round-trip", {
+  local_test_server()
+  exp <- new_test_experiment()
+  exp$log_git_metadata(branch = "main", origin = "git@h:r.git", parent = "abc123",
+                       user = "Ann <a@b>", root = "/repo")
+  g <- exp$get_git_metadata()
+  expect_identical(g[c("branch", "origin", "parent", "user", "root")],
+                   list(branch = "main", origin = "git@h:r.git", parent = "abc123",
+                        user = "Ann <a@b>", root = "/repo"))
+  exp$log_system_details(pid = 42L, hostname = "box", installed_packages = c("a@1", "a@1", "b@2"),
+                         r_version = "4.2.2", os_type = "Linux")
+  sd <- exp$get_system_details()
+  expect_identical(sd$pid, 42L)
+  expect_identical(sd$hostname, "box")
+  expect_identical(unlist(sd$installedPackages), c("a@1", "b@2"))
+  expect_identical(sd$pythonVersion, "4.2.2")
+  exp$set_start_end_time(start = 1700000000000, end = 1700000360000)
+  meta <- exp$get_metadata()
+  expect_equal(meta$startTimeMillis, 1700000000000)
+  expect_equal(meta$endTimeMillis, 1700000360000)
+  expect_error(exp$set_start_end_time(), "Either start or end must be provided.",
+               class = "cometr_input_error")
+})
+
+test_that("assets upload, list and download; remote assets are listed", {
+  local_test_server()
+  exp <- new_test_experiment()
+  f <- tempfile(fileext = ".txt")
+  writeLines(c("line 1", "line 2"), f)
+  bin <- tempfile(fileext = ".bin")
+  writeBin(as.raw(0:255), bin)
+  exp$upload_asset(f, step = 100000, metadata = list(foo = "bar"))
+  exp$upload_asset(bin, name = "data.bin", type = "model-element")
+  exp$log_remote_asset("s3://bucket/path/dataset.dat", metadata = list(a = 1))
+  assets <- exp$get_asset_list()$assets
+  expect_length(assets, 3)
+  names <- values_of(assets, "fileName")
+  expect_setequal(names, c(basename(f), "data.bin", "dataset.dat"))
+  txt <- assets[[match(basename(f), names)]]
+  expect_identical(jsonlite::fromJSON(txt$metadata), list(foo = "bar"))
+  expect_equal(txt$step, 100000)
+  expect_identical(exp$get_asset(txt$assetId), "line 1\nline 2\n")
+  raw <- assets[[match("data.bin", names)]]
+  expect_identical(exp$get_asset(raw$assetId), as.raw(0:255))
+  remote <- assets[[match("dataset.dat", names)]]
+  expect_true(remote$remote)
+  expect_identical(remote$link, "s3://bucket/path/dataset.dat")
+  expect_length(exp$get_asset_list(type = "model-element")$assets, 1)
+  expect_error(exp$upload_asset(tempfile()), class = "cometr_input_error")
+})
+
+test_that("archive, restore, symlink and delete", {
+  local_test_server()
+  exp <- new_test_experiment()
+  expect_identical(exp$archive(), exp)
+  expect_true(exp$get_metadata()$archived)
+  exp$restore()
+  expect_false(exp$get_metadata()$archived)
+  link <- exp$create_symlink("other")
+  expect_match(link$link, exp$get_key())
+  key <- exp$get_key()
+  exp$delete()
+  expect_false(key %in% values_of(get_experiments()$experiments, "experimentKey"))
+})
+
+test_that("get_experiment() can read and continue a run, with a well-formed URL", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  exp$log_metric("loss", 1, step = 1)
+  exp$stop()
+  expect_message(again <- get_experiment(exp$get_key()), "Experiment retrieved: ")
+  on.exit(again$stop())
+  expect_false(again$get_dynamic())
+  expect_identical(again$get_url(), paste0(sub("/clientlib/$", "", srv$url), "/local/general/",
+                                           exp$get_key()))
+  again$log_metric("loss", 0.5, step = 2)$add_tags("resumed")
+  expect_length(again$get_metric("loss")$metrics, 2)
+  expect_identical(unlist(again$get_tags()$tags), "resumed")
+})
+
+test_that("an explicit api_key is honoured everywhere", {
+  srv <- local_test_server(api_key = "right-key-123")
+  withr::local_envvar(COMET_API_KEY = "wrong-key-456")
+  expect_error(get_workspaces(), class = "cometr_http_401")
+  exp <- suppressMessages(create_experiment(api_key = "right-key-123", log_code = FALSE,
+                                            log_system_details = FALSE, log_output = FALSE,
+                                            keep_active = FALSE))
+  on.exit(exp$stop())
+  exp$log_metric("m", 1)
+  expect_length(exp$get_metric("m")$metrics, 1)
+  again <- suppressMessages(get_experiment(exp$get_key(), api_key = "right-key-123"))
+  on.exit(again$stop(), add = TRUE)
+  expect_length(again$get_metric("m")$metrics, 1)
+})
+
+test_that("100,000 metric points all arrive, exactly once", {
+  local_test_server()
+  exp <- new_test_experiment()
+  for (i in seq_len(100000)) exp$log_metric("m", i / 7, step = i)
+  exp$stop()
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  on.exit(again$stop())
+  m <- again$get_metric("m")$metrics
+  expect_length(m, 100000)
+  expect_identical(vapply(m, function(x) as.numeric(x$step), 0), as.numeric(seq_len(100000)))
+})
+
+test_that("reads see the writes queued before them", {
+  local_test_server()
+  exp <- new_test_experiment()
+  for (i in 1:2000) exp$log_metric("fast", i)
+  expect_length(exp$get_metric("fast")$metrics, 2000)
+})
