@@ -5,6 +5,11 @@
 //! service does, with the same field names and JSON types, so any Comet client can log
 //! to it. Records live in SQLite, asset bytes in plain files.
 
+// Handlers return an early `Response` as their error; it is large, and that is fine.
+#![allow(clippy::result_large_err)]
+
+pub mod assets;
+pub mod experiment;
 pub mod general;
 pub mod store;
 
@@ -124,6 +129,8 @@ pub struct Ctx {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// A multipart body, its file part already on disk (the body is then empty).
+    pub form: Option<assets::Form>,
 }
 
 impl Ctx {
@@ -265,6 +272,35 @@ async fn handle(state: Shared, req: axum::extract::Request) -> Response {
         }
     }
 
+    // Multipart bodies (asset uploads) can be large: stream them to disk.
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        let Ok(dir) = state.store.lock().map(|s| s.assets_dir()) else {
+            return general::poisoned();
+        };
+        let form = match assets::read_multipart(dir, &content_type, Body::new(body)).await {
+            Ok(f) => f,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e, None),
+        };
+        let ctx = Ctx {
+            method: parts.method,
+            path: rest,
+            query,
+            headers: parts.headers,
+            body: Bytes::new(),
+            form: Some(form),
+        };
+        return run(state, family, ctx).await;
+    }
+
     let raw = match axum::body::to_bytes(Body::new(body), usize::MAX).await {
         Ok(b) => b,
         Err(e) => {
@@ -294,7 +330,12 @@ async fn handle(state: Shared, req: axum::extract::Request) -> Response {
         query,
         headers: parts.headers,
         body,
+        form: None,
     };
+    run(state, family, ctx).await
+}
+
+async fn run(state: Shared, family: &'static str, ctx: Ctx) -> Response {
     let st = state.clone();
     // SQLite work is synchronous; keep it off the async workers.
     match tokio::task::spawn_blocking(move || dispatch(&st, family, &ctx)).await {
@@ -309,6 +350,9 @@ async fn handle(state: Shared, req: axum::extract::Request) -> Response {
 
 fn dispatch(state: &State, family: &str, ctx: &Ctx) -> Response {
     if let Some(r) = general::route(state, family, ctx) {
+        return r;
+    }
+    if let Some(r) = experiment::route(state, family, ctx) {
         return r;
     }
     error(

@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS metrics(
   id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, name TEXT NOT NULL,
   value TEXT, step INTEGER, epoch INTEGER, context TEXT, ts INTEGER);
 CREATE INDEX IF NOT EXISTS metrics_by_experiment ON metrics(experiment_key, name);
+CREATE UNIQUE INDEX IF NOT EXISTS metrics_once ON metrics(experiment_key, name,
+  ifnull(step, ''), ifnull(epoch, ''), ifnull(context, ''), ifnull(ts, ''), ifnull(value, ''));
 CREATE TABLE IF NOT EXISTS parameters(
   id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, name TEXT NOT NULL,
   value TEXT, step INTEGER, ts INTEGER);
@@ -56,7 +58,7 @@ CREATE TABLE IF NOT EXISTS documents(
   PRIMARY KEY(experiment_key, kind));
 CREATE TABLE IF NOT EXISTS output(
   id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, line_offset INTEGER,
-  output TEXT NOT NULL, stderr INTEGER NOT NULL DEFAULT 0, ts INTEGER);
+  output TEXT NOT NULL, stderr INTEGER NOT NULL DEFAULT 0, ts INTEGER, context TEXT);
 CREATE INDEX IF NOT EXISTS output_by_experiment ON output(experiment_key, id);
 CREATE TABLE IF NOT EXISTS assets(
   asset_id TEXT PRIMARY KEY, experiment_key TEXT NOT NULL, file_name TEXT NOT NULL,
@@ -64,6 +66,8 @@ CREATE TABLE IF NOT EXISTS assets(
   metadata TEXT, remote INTEGER NOT NULL DEFAULT 0, link TEXT, step INTEGER,
   context TEXT, artifact_version_id TEXT, created_ms INTEGER NOT NULL, sha1 TEXT);
 CREATE INDEX IF NOT EXISTS assets_by_experiment ON assets(experiment_key);
+CREATE TABLE IF NOT EXISTS symlinks(
+  experiment_key TEXT NOT NULL, project_id TEXT NOT NULL, UNIQUE(experiment_key, project_id));
 ";
 
 impl Store {
@@ -205,7 +209,19 @@ impl Store {
     }
 
     pub fn delete_experiment(&self, key: &str) -> rusqlite::Result<()> {
+        // The asset files go with their records.
+        let ids: Vec<String> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT asset_id FROM assets WHERE experiment_key = ?1")?;
+            let rows = st.query_map(params![key], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for id in ids {
+            let _ = std::fs::remove_file(self.assets_dir().join(&id));
+        }
         for table in [
+            "symlinks",
             "metrics",
             "parameters",
             "others",
