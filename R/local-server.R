@@ -131,7 +131,12 @@ LocalServer <- R6::R6Class("cometr_local_server",
   private = list(id = NULL, api_key = NULL, saved = list(), set = list(), stopped = FALSE)
 )
 
-# Experiments still logging to a server that is about to stop are flushed first.
+# Experiments still logging to a server that is about to stop are stopped first, so
+# their queues are flushed while the server can still take them.
 stop_experiments_on <- function(url) {
+  current <- session$current
+  if (!is.null(current) && startsWith(current$get_url() %||% "", sub("/clientlib/$", "", url))) {
+    current$stop()
+  }
   invisible(NULL)
 }

@@ -2,7 +2,9 @@
 //! hiding anything: file descriptors 1 and 2 are redirected into pipes, and one reader
 //! thread copies every byte back to the original descriptors at once (so the console
 //! shows everything as before) while cutting the stream into lines for the
-//! experiments' queues. Lines keep their order; stderr lines are flagged.
+//! experiments' queues. Lines keep their order within each stream (the order between
+//! a stdout line and a stderr line written at nearly the same moment can differ, as
+//! they travel through two pipes); stderr lines are flagged.
 
 use std::os::fd::RawFd;
 use std::sync::Mutex;
@@ -19,6 +21,8 @@ struct Active {
 }
 
 static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+/// True while the reader handles a chunk it has taken out of a pipe.
+static BUSY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 extern "C" {
     // The C library's stdout stream, flushed so buffered text reaches the pipe.
@@ -32,9 +36,37 @@ fn flush_c_stdout() {
     }
 }
 
-/// Push what the C library still buffers for stdout into the pipe.
+/// Make sure every byte printed so far has been queued: push what the C library
+/// still buffers into the pipe, then wait (up to 2 s) until the reader has emptied the
+/// pipes. Reads call this, so that `get_output()` sees what was printed before it.
 pub fn flush() {
     flush_c_stdout();
+    let reads: Vec<RawFd> = match ACTIVE.lock() {
+        Ok(g) => match g.as_ref() {
+            Some(a) => a.fds.iter().map(|&(_, _, r)| r).collect(),
+            None => return,
+        },
+        Err(_) => return,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let pending: i64 = reads
+            .iter()
+            .map(|&fd| {
+                let mut n: libc::c_int = 0;
+                // SAFETY: FIONREAD on a pipe we own writes one int.
+                unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+                n as i64
+            })
+            .sum();
+        if pending == 0 && !BUSY.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 fn redirect(fd: RawFd) -> Result<(RawFd, RawFd), String> {
@@ -75,9 +107,15 @@ fn write_all(fd: RawFd, mut buf: &[u8]) {
     }
 }
 
-fn deliver(targets: &Mutex<Vec<i32>>, line: &[u8], stderr: bool) {
+/// Queue one line. Complete lines keep their newline, as Comet joins the `output` of
+/// consecutive entries verbatim; the last, unterminated line has none.
+fn deliver(targets: &Mutex<Vec<i32>>, line: &[u8], stderr: bool, complete: bool) {
     let text = String::from_utf8_lossy(line);
-    let text = text.strip_suffix('\r').unwrap_or(&text);
+    let mut text = text.strip_suffix('\r').unwrap_or(&text).to_string();
+    if complete {
+        text.push('\n');
+    }
+    let text = text.as_str();
     let ids = targets.lock().map(|t| t.clone()).unwrap_or_default();
     for id in ids {
         if let Some(s) = stream::get(id) {
@@ -99,12 +137,6 @@ pub fn start(id: i32, out: bool, err: bool) -> Result<(), String> {
         return Ok(());
     }
     flush_c_stdout();
-    // Line-buffer stdout from now on, so lines reach the pipe as they are printed and
-    // interleave with stderr in the order they were written.
-    // SAFETY: setvbuf on the process's stdout after a flush.
-    unsafe {
-        libc::setvbuf(stdout, std::ptr::null_mut(), libc::_IOLBF, 0);
-    }
     let mut fds = Vec::new();
     if out {
         let (saved, read) = redirect(1)?;
@@ -164,14 +196,15 @@ fn read_loop(plan: Vec<(RawFd, RawFd, bool)>, targets: std::sync::Arc<Mutex<Vec<
                 continue;
             }
             let (read, saved, is_err) = plan[i];
+            BUSY.store(true, std::sync::atomic::Ordering::Release);
             // SAFETY: reading into a buffer we own.
             let n = unsafe { libc::read(read, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
             if n <= 0 {
-                if n < 0
-                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-                {
+                let e = std::io::Error::last_os_error();
+                if n < 0 && e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
+                BUSY.store(false, std::sync::atomic::Ordering::Release);
                 open[i] = false;
                 continue;
             }
@@ -180,18 +213,19 @@ fn read_loop(plan: Vec<(RawFd, RawFd, bool)>, targets: std::sync::Arc<Mutex<Vec<
             let acc = &mut partial[i];
             for &b in chunk {
                 if b == b'\n' {
-                    deliver(&targets, acc, is_err);
+                    deliver(&targets, acc, is_err, true);
                     acc.clear();
                 } else {
                     acc.push(b);
                 }
             }
+            BUSY.store(false, std::sync::atomic::Ordering::Release);
         }
     }
     // The last line without a newline still counts.
     for (i, acc) in partial.iter().enumerate() {
         if !acc.is_empty() {
-            deliver(&targets, acc, plan[i].2);
+            deliver(&targets, acc, plan[i].2, false);
         }
     }
 }
@@ -212,28 +246,41 @@ pub fn stop(id: i32) {
     let Ok(mut g) = ACTIVE.lock() else {
         return;
     };
-    let last = match g.as_ref() {
-        Some(a) => {
-            let mut t = a.targets.lock().unwrap_or_else(|e| e.into_inner());
-            t.retain(|&x| x != id);
-            t.is_empty()
-        }
+    let others = match g.as_ref() {
+        Some(a) => a
+            .targets
+            .lock()
+            .map(|t| t.iter().any(|&x| x != id))
+            .unwrap_or(false),
         None => return,
     };
-    if !last {
+    if others {
+        // Another experiment still captures: this one just stops receiving lines.
+        if let Some(a) = g.as_ref() {
+            if let Ok(mut t) = a.targets.lock() {
+                t.retain(|&x| x != id);
+            }
+        }
         return;
     }
     if let Some(mut a) = g.take() {
         flush_c_stdout();
-        // Restoring the descriptors closes the pipes' last write ends: the reader
-        // drains what is left, sees end of file and finishes.
-        restore(&a.fds);
+        // Putting the original descriptors back closes the pipes' last write ends:
+        // the reader drains what is left (still copying it to the saved originals,
+        // so those stay open until it is done), sees end of file and finishes.
+        for &(fd, saved, _) in &a.fds {
+            // SAFETY: restoring the descriptor saved by `redirect`.
+            unsafe {
+                libc::dup2(saved, fd);
+            }
+        }
         if let Some(r) = a.reader.take() {
             let _ = r.join();
         }
-        for &(_, _, read) in &a.fds {
-            // SAFETY: closing the read ends owned by the finished reader.
+        for &(_, saved, read) in &a.fds {
+            // SAFETY: closing the saved copies and read ends, which nothing uses now.
             unsafe {
+                libc::close(saved);
                 libc::close(read);
             }
         }
