@@ -56,7 +56,7 @@ exp$stop()
 record("log_metric() per call", median(per_call), "us", "<= 10", median(baseline))
 
 # 2. 1,000,000 points delivered, and how much the process grows meanwhile.
-gc()
+invisible(gc())
 rss_before <- rss_mib()
 exp <- quiet_experiment()
 n <- 1e6
