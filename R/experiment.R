@@ -215,7 +215,9 @@ Experiment <- R6::R6Class("Experiment",
       private$project <- project_name
       private$stream <- rust_stream_open(
         experiment_key, private$api_key, url_root(),
-        getOption("cometr.batch_interval", 2) * 1000, as.integer(getOption("cometr.batch_size", 1000L))
+        getOption("cometr.batch_interval", 2) * 1000,
+        as.integer(getOption("cometr.batch_size", 1000L)),
+        getOption("cometr.max_memory_items", 200000), spool_dir()
       )
       if (dynamic) session$current <- self
       if (keep_active) rust_stream_heartbeat(private$stream)
@@ -630,10 +632,15 @@ Experiment <- R6::R6Class("Experiment",
       res <- rust_stream_close(private$stream, timeout, private$dynamic)
       private$report(res)
       if (res$pending > 0) {
+        where <- if (nzchar(res$spool)) {
+          sprintf(" They are kept in %s; send them later with send_spool().", res$spool)
+        } else {
+          " They could not be kept on disk and are lost."
+        }
         cometr_warn(sprintf(
-          "%d logged item(s) of experiment %s could not be delivered within %s seconds.",
-          as.integer(res$pending), private$key, format(timeout)
-        ), "cometr_delivery_warning", pending = res$pending)
+          "%d logged item(s) of experiment %s could not be delivered within %s seconds.%s",
+          as.integer(res$pending), private$key, format(timeout), where
+        ), "cometr_delivery_warning", pending = res$pending, spool = res$spool)
       }
       invisible()
     },

@@ -46,7 +46,7 @@ rust_server_fault <- function(id, path, status, body, content_type, times) .Call
 
 #' Open a queue and background sender for one experiment; returns its id.
 #' @noRd
-rust_stream_open <- function(key, api_key, root, interval_ms, batch_size) .Call(wrap__rust_stream_open, key, api_key, root, interval_ms, batch_size)
+rust_stream_open <- function(key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir) .Call(wrap__rust_stream_open, key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir)
 
 #' Queue a metric point. Returns 1 when the sender has problems to report, 0
 #' otherwise, -1 when the stream is closed and -2 for a value of the wrong type.
@@ -81,6 +81,15 @@ rust_stream_close <- function(id, timeout, end) .Call(wrap__rust_stream_close, i
 #' Returns "" or an error message.
 #' @noRd
 rust_capture_start <- function(id, out, err) .Call(wrap__rust_capture_start, id, out, err)
+
+#' The spool files left in a folder.
+#' @noRd
+rust_spool_list <- function(dir) .Call(wrap__rust_spool_list, dir)
+
+#' Deliver what a spool file holds. `root` overrides the server it was meant for.
+#' The file is deleted once everything in it has been delivered.
+#' @noRd
+rust_spool_replay <- function(path, api_key, root, timeout) .Call(wrap__rust_spool_replay, path, api_key, root, timeout)
 
 
 # nolint end

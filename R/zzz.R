@@ -4,3 +4,13 @@
     utils::packageVersion(pkgname), getRversion(), R.version$platform
   ))
 }
+
+.onAttach <- function(libname, pkgname) {
+  left <- tryCatch(leftover_spools(), error = function(e) character())
+  if (length(left) > 0L) {
+    packageStartupMessage(sprintf(
+      "cometr: %d spool file(s) in %s hold logged data that was never delivered. Run cometr::send_spool() to send it.",
+      length(left), dirname(left[[1]])
+    ))
+  }
+}

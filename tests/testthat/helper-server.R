@@ -7,7 +7,8 @@ local_isolated_config <- function(env = parent.frame()) {
   withr::local_envvar(structure(rep(NA_character_, length(vars)), names = vars),
                       .local_envir = env)
   home <- withr::local_tempdir(.local_envir = env)
-  withr::local_envvar(HOME = home, .local_envir = env)
+  withr::local_envvar(HOME = home, R_USER_CACHE_DIR = file.path(home, "cache"),
+                      .local_envir = env)
   withr::local_dir(withr::local_tempdir(.local_envir = env), .local_envir = env)
   invisible(home)
 }

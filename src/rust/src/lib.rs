@@ -11,6 +11,7 @@ pub mod config;
 pub mod logging;
 pub mod retry;
 pub mod server;
+pub mod spool;
 pub mod stream;
 
 fn pairs(names: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
@@ -262,7 +263,7 @@ fn problems_list(s: Option<&stream::Stream>, ok: bool) -> Robj {
         Some(s) => (s.pending() as f64, s.take_problems()),
         None => (0.0, Vec::new()),
     };
-    list!(ok = ok, pending = pending, problems = problems).into_robj()
+    list!(ok = ok, pending = pending, problems = problems, spool = "").into_robj()
 }
 
 /// Open a queue and background sender for one experiment; returns its id.
@@ -274,11 +275,15 @@ fn rust_stream_open(
     root: &str,
     interval_ms: f64,
     batch_size: i32,
+    max_memory_items: f64,
+    spool_dir: &str,
 ) -> i32 {
     logging::register_secret(api_key);
     let settings = stream::Settings {
         interval: std::time::Duration::from_millis(interval_ms.clamp(10.0, 3.6e6) as u64),
         batch_size: batch_size.max(1) as usize,
+        max_memory_items: max_memory_items.clamp(1.0, 1e9) as usize,
+        spool_dir: (!spool_dir.is_empty()).then(|| std::path::PathBuf::from(spool_dir)),
         ..Default::default()
     };
     stream::open(key, api_key, root, settings)
@@ -394,9 +399,75 @@ fn rust_stream_close(id: i32, timeout: f64, end: bool) -> Robj {
             std::time::Duration::from_secs(5).min(t.max(std::time::Duration::from_millis(500))),
         );
     }
-    let out = problems_list(Some(&s), ok);
+    let pending = s.pending() as f64;
+    let problems = s.take_problems();
+    let kept = s
+        .finish_spool()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     stream::forget(id);
-    out
+    list!(
+        ok = ok,
+        pending = pending,
+        problems = problems,
+        spool = kept
+    )
+    .into_robj()
+}
+
+/// The spool files left in a folder.
+/// @noRd
+#[extendr]
+fn rust_spool_list(dir: &str) -> Vec<String> {
+    spool::list(std::path::Path::new(dir))
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// Deliver what a spool file holds. `root` overrides the server it was meant for.
+/// The file is deleted once everything in it has been delivered.
+/// @noRd
+#[extendr]
+fn rust_spool_replay(path: &str, api_key: &str, root: &str, timeout: f64) -> Robj {
+    let contents = match spool::read(std::path::Path::new(path)) {
+        Ok(c) => c,
+        Err(m) => return failure("input", &m),
+    };
+    let root = if root.is_empty() {
+        contents.root.clone()
+    } else {
+        root.to_string()
+    };
+    let n = contents.items.len() as f64;
+    let id = stream::open(
+        &contents.experiment_key,
+        api_key,
+        &root,
+        stream::Settings::default(),
+    );
+    let Some(s) = stream::get(id) else {
+        return failure("internal", "cannot open a stream");
+    };
+    s.load(contents.items);
+    let ok = s.flush_blocking(std::time::Duration::from_secs_f64(
+        timeout.clamp(0.0, 86_400.0),
+    ));
+    let pending = s.pending() as f64;
+    let problems = s.take_problems();
+    stream::forget(id);
+    if ok && pending == 0.0 {
+        let _ = std::fs::remove_file(path);
+    }
+    list!(
+        ok = ok && pending == 0.0,
+        experiment_key = contents.experiment_key,
+        root = root,
+        items = n,
+        pending = pending,
+        problems = problems
+    )
+    .into_robj()
 }
 
 /// Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
@@ -428,4 +499,6 @@ extendr_module! {
     fn rust_stream_heartbeat;
     fn rust_stream_close;
     fn rust_capture_start;
+    fn rust_spool_list;
+    fn rust_spool_replay;
 }

@@ -6,6 +6,12 @@
 //! flush from R's main thread sends everything under the same lock, so reads see the
 //! writes before them. Failed sends are retried with backoff; what could not be
 //! delivered stays queued and is reported, never silently dropped.
+//!
+//! Every ~100 ms a staging step numbers the new items, appends them to the spool file
+//! (see `spool.rs`) and moves them to the send queues. The queues hold at most
+//! `max_memory_items`; beyond that, items stay only in the spool and are read back
+//! when the queues have drained, in order. Acknowledged batches are marked in the
+//! spool, which is deleted once everything has been delivered.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::client::{self, Request};
+use crate::spool::{self, Kind};
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -51,18 +58,55 @@ impl MetricPoint {
     }
 }
 
+/// A logged item waiting to be staged.
+pub enum Entry {
+    Metric(MetricPoint),
+    Parameter(Value),
+    Output(Value),
+    Rest(RestWrite),
+}
+
+/// Staged items, numbered and serialised, by kind.
 #[derive(Default)]
 struct Queues {
-    metrics: Vec<MetricPoint>,
-    parameters: Vec<Value>,
-    output: Vec<Value>,
-    rest: VecDeque<RestWrite>,
+    metrics: Vec<(u64, String)>,
+    parameters: Vec<(u64, String)>,
+    output: Vec<(u64, String)>,
+    rest: VecDeque<(u64, RestWrite)>,
 }
 
 impl Queues {
     fn len(&self) -> usize {
         self.metrics.len() + self.parameters.len() + self.output.len() + self.rest.len()
     }
+
+    fn push(&mut self, kind: Kind, seq: u64, json: String) {
+        match kind {
+            Kind::Metric => self.metrics.push((seq, json)),
+            Kind::Parameter => self.parameters.push((seq, json)),
+            Kind::Output => self.output.push((seq, json)),
+            Kind::Rest => {
+                let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+                self.rest.push_back((
+                    seq,
+                    RestWrite {
+                        endpoint: v["e"].as_str().unwrap_or("").to_string(),
+                        body: v["b"].as_str().unwrap_or("{}").to_string(),
+                    },
+                ));
+            }
+        }
+    }
+}
+
+/// Sequence numbering, the spool file and the spill state, under one lock.
+struct Staging {
+    next_seq: u64,
+    spool: Option<spool::Writer>,
+    /// Items from this sequence number on are only in the spool.
+    spilled_from: Option<u64>,
+    /// Items now only on disk (not yet read back).
+    spilled: usize,
 }
 
 pub struct Settings {
@@ -70,6 +114,10 @@ pub struct Settings {
     pub batch_size: usize,
     /// Largest number of items in one request.
     pub max_request_items: usize,
+    /// Largest number of staged items held in memory; the rest wait in the spool.
+    pub max_memory_items: usize,
+    /// Folder for the spool file; `None` keeps everything in memory.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -78,6 +126,8 @@ impl Default for Settings {
             interval: Duration::from_secs(2),
             batch_size: 1000,
             max_request_items: 10_000,
+            max_memory_items: 200_000,
+            spool_dir: None,
         }
     }
 }
@@ -87,6 +137,8 @@ pub struct Stream {
     api_key: String,
     root: String,
     settings: Settings,
+    incoming: Mutex<Vec<Entry>>,
+    staging: Mutex<Staging>,
     queues: Mutex<Queues>,
     /// Held while sending, so the background task and a flush never interleave.
     send_lock: tokio::sync::Mutex<()>,
@@ -121,18 +173,42 @@ pub fn all() -> Vec<Arc<Stream>> {
 
 /// Create a stream and start its sender.
 pub fn open(key: &str, api_key: &str, root: &str, settings: Settings) -> i32 {
+    let root = root.trim_end_matches('/').to_string();
+    let mut problems = Vec::new();
+    let writer =
+        settings
+            .spool_dir
+            .as_ref()
+            .and_then(|d| match spool::Writer::create(d, key, &root) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    problems.push(format!(
+                    "cannot create a spool file in {} ({e}); logged data is kept in memory only",
+                    d.display()
+                ));
+                    None
+                }
+            });
+    let has = !problems.is_empty();
     let s = Arc::new(Stream {
         key: key.to_string(),
         api_key: api_key.to_string(),
-        root: root.trim_end_matches('/').to_string(),
+        root,
         settings,
+        incoming: Mutex::new(Vec::new()),
+        staging: Mutex::new(Staging {
+            next_seq: 1,
+            spool: writer,
+            spilled_from: None,
+            spilled: 0,
+        }),
         queues: Mutex::new(Queues::default()),
         send_lock: tokio::sync::Mutex::new(()),
         wake: tokio::sync::Notify::new(),
         closed: AtomicBool::new(false),
         output_offset: AtomicU64::new(0),
-        problems: Mutex::new(Vec::new()),
-        has_problems: AtomicBool::new(false),
+        problems: Mutex::new(problems),
+        has_problems: AtomicBool::new(has),
         heartbeat: Mutex::new(None),
         sender: Mutex::new(None),
     });
@@ -192,38 +268,160 @@ impl Stream {
             .unwrap_or_default()
     }
 
+    /// Items not yet delivered: waiting, staged, or only in the spool.
     pub fn pending(&self) -> usize {
-        self.queues.lock().map(|q| q.len()).unwrap_or(0)
+        let incoming = self.incoming.lock().map(|q| q.len()).unwrap_or(0);
+        let staged = self.queues.lock().map(|q| q.len()).unwrap_or(0);
+        let spilled = self.staging.lock().map(|s| s.spilled).unwrap_or(0);
+        incoming + staged + spilled
+    }
+
+    /// The spool file, if there is one.
+    pub fn spool_path(&self) -> Option<std::path::PathBuf> {
+        self.staging
+            .lock()
+            .ok()
+            .and_then(|s| s.spool.as_ref().map(|w| w.path.clone()))
+    }
+
+    fn push(&self, e: Entry) -> usize {
+        let mut q = self.incoming.lock().unwrap_or_else(|e| e.into_inner());
+        q.push(e);
+        q.len()
     }
 
     pub fn push_metric(&self, item: MetricPoint) {
-        let n = {
-            let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-            q.metrics.push(item);
-            q.metrics.len()
-        };
-        if n == self.settings.batch_size {
+        if self.push(Entry::Metric(item)) == self.settings.batch_size {
             self.wake.notify_one();
         }
     }
 
     pub fn push_parameter(&self, item: Value) {
-        let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        q.parameters.push(item);
+        self.push(Entry::Parameter(item));
     }
 
     pub fn push_rest(&self, w: RestWrite) {
-        let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        q.rest.push_back(w);
+        self.push(Entry::Rest(w));
     }
 
     pub fn push_output(&self, line: &str, stderr: bool) {
         let offset = self.output_offset.fetch_add(1, Ordering::AcqRel) + 1;
-        let item = json!({
+        self.push(Entry::Output(json!({
             "stderr": stderr, "output": line, "localTimestamp": now_ms(), "offset": offset
-        });
+        })));
+    }
+
+    /// Number the new items, append them to the spool, and move them to the send
+    /// queues (or leave them only in the spool when the queues are full).
+    pub fn stage(&self) {
+        let entries = {
+            let mut q = self.incoming.lock().unwrap_or_else(|e| e.into_inner());
+            if q.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *q)
+        };
+        let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
         let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        q.output.push(item);
+        let mut spool_failed = None;
+        for e in entries {
+            let (kind, json) = match e {
+                Entry::Metric(m) => (Kind::Metric, m.to_json().to_string()),
+                Entry::Parameter(v) => (Kind::Parameter, v.to_string()),
+                Entry::Output(v) => (Kind::Output, v.to_string()),
+                Entry::Rest(w) => (
+                    Kind::Rest,
+                    json!({"e": w.endpoint, "b": w.body}).to_string(),
+                ),
+            };
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            if let Some(w) = st.spool.as_mut() {
+                if let Err(err) = w.item(kind, seq, &json) {
+                    spool_failed = Some(err.to_string());
+                }
+            }
+            let on_disk = st.spool.is_some() && spool_failed.is_none();
+            if on_disk && (st.spilled_from.is_some() || q.len() >= self.settings.max_memory_items) {
+                // Keep order: once spilling, everything newer waits on disk too.
+                st.spilled_from.get_or_insert(seq);
+                st.spilled += 1;
+            } else {
+                q.push(kind, seq, json);
+            }
+        }
+        if let Some(w) = st.spool.as_mut() {
+            if let Err(err) = w.flush() {
+                spool_failed = Some(err.to_string());
+            }
+        }
+        drop(q);
+        drop(st);
+        if let Some(err) = spool_failed {
+            self.note_problem(format!("cannot write the spool file: {err}"));
+        }
+    }
+
+    /// Queue items read from a spool file (already numbered and serialised).
+    pub fn load(&self, items: Vec<(Kind, u64, String)>) {
+        let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        for (kind, seq, json) in items {
+            st.next_seq = st.next_seq.max(seq + 1);
+            q.push(kind, seq, json);
+        }
+    }
+
+    /// Read spilled items back from the spool once the queues have room.
+    fn unspill(&self) {
+        let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(from) = st.spilled_from else {
+            return;
+        };
+        let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let room = self.settings.max_memory_items.saturating_sub(q.len());
+        if room == 0 {
+            return;
+        }
+        let Some(path) = st.spool.as_ref().map(|w| w.path.clone()) else {
+            return;
+        };
+        if let Some(w) = st.spool.as_mut() {
+            let _ = w.flush();
+        }
+        let items = spool::read_from(&path, from, room);
+        for (kind, seq, json) in &items {
+            q.push(*kind, *seq, json.clone());
+        }
+        st.spilled = st.spilled.saturating_sub(items.len());
+        st.spilled_from = match items.last() {
+            Some((_, last, _)) if st.spilled > 0 => Some(last + 1),
+            _ if st.spilled > 0 => Some(from),
+            _ => None,
+        };
+    }
+
+    fn ack(&self, kind: Kind, seq: u64) {
+        let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = st.spool.as_mut() {
+            let _ = w.ack(kind, seq);
+        }
+    }
+
+    /// After the final flush: delete the spool when everything was delivered.
+    /// Returns the spool's path when it is kept.
+    pub fn finish_spool(&self) -> Option<std::path::PathBuf> {
+        let delivered = self.pending() == 0;
+        let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        let w = st.spool.take()?;
+        let path = w.path.clone();
+        drop(w);
+        if delivered {
+            let _ = std::fs::remove_file(&path);
+            None
+        } else {
+            Some(path)
+        }
     }
 
     fn clientlib(&self, endpoint: &str) -> String {
@@ -299,9 +497,11 @@ impl Stream {
     /// left queued.
     pub async fn send_all(&self, deadline: Instant) -> bool {
         let _guard = self.send_lock.lock().await;
+        self.stage();
         let max = self.settings.max_request_items.max(1);
         // Metrics, parameters and output go in batches; REST writes one by one, in order.
         loop {
+            self.unspill();
             let (metrics, params, output, rest) = {
                 let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
                 let m = take(&mut q.metrics, max);
@@ -314,51 +514,36 @@ impl Stream {
                 return true;
             }
             let mut ok = true;
-            if !metrics.is_empty() {
-                let values: Vec<Value> = metrics.iter().map(MetricPoint::to_json).collect();
-                let body = json!({"experimentKey": self.key, "values": values}).to_string();
-                drop(values);
-                if !self
-                    .deliver(
-                        self.clientlib("batch/logger/experiment/metric"),
-                        body,
-                        true,
-                        deadline,
-                    )
-                    .await
-                {
-                    self.requeue(|q| prepend(&mut q.metrics, metrics));
+            for (kind, batch) in [
+                (Kind::Metric, metrics),
+                (Kind::Parameter, params),
+                (Kind::Output, output),
+            ] {
+                if batch.is_empty() {
+                    continue;
+                }
+                let last = batch.last().map(|(s, _)| *s).unwrap_or(0);
+                let (url, body) = self.batch_request(kind, &batch);
+                if self.deliver(url, body, true, deadline).await {
+                    self.ack(kind, last);
+                } else {
+                    self.requeue(|q| {
+                        let v = match kind {
+                            Kind::Metric => &mut q.metrics,
+                            Kind::Parameter => &mut q.parameters,
+                            _ => &mut q.output,
+                        };
+                        prepend(v, batch);
+                    });
                     ok = false;
                 }
             }
-            if !params.is_empty() {
-                let body = json!({"experimentKey": self.key, "values": params}).to_string();
-                if !self
-                    .deliver(
-                        self.clientlib("batch/logger/experiment/parameter"),
-                        body,
-                        true,
-                        deadline,
-                    )
-                    .await
-                {
-                    self.requeue(|q| prepend(&mut q.parameters, params));
-                    ok = false;
-                }
-            }
-            if !output.is_empty() {
-                let body = json!({"experimentKey": self.key, "runContext": Value::Null, "outputLines": output})
-                    .to_string();
-                let url = format!("{}/clientlib/rest/v2/write/experiment/output", self.root);
-                if !self.deliver(url, body, true, deadline).await {
-                    self.requeue(|q| prepend(&mut q.output, output));
-                    ok = false;
-                }
-            }
-            if let Some(w) = rest {
+            if let Some((seq, w)) = rest {
                 let url = self.rest(&w.endpoint);
-                if !self.deliver(url, w.body.clone(), false, deadline).await {
-                    self.requeue(|q| q.rest.push_front(w));
+                if self.deliver(url, w.body.clone(), false, deadline).await {
+                    self.ack(Kind::Rest, seq);
+                } else {
+                    self.requeue(|q| q.rest.push_front((seq, w)));
                     ok = false;
                 }
             }
@@ -368,21 +553,60 @@ impl Stream {
         }
     }
 
+    /// The request that delivers a batch of one kind: items are already JSON text.
+    fn batch_request(&self, kind: Kind, batch: &[(u64, String)]) -> (String, String) {
+        let mut items =
+            String::with_capacity(batch.iter().map(|(_, j)| j.len() + 1).sum::<usize>() + 2);
+        items.push('[');
+        for (i, (_, j)) in batch.iter().enumerate() {
+            if i > 0 {
+                items.push(',');
+            }
+            items.push_str(j);
+        }
+        items.push(']');
+        let key = Value::from(self.key.as_str()).to_string();
+        match kind {
+            Kind::Metric => (
+                self.clientlib("batch/logger/experiment/metric"),
+                format!("{{\"experimentKey\":{key},\"values\":{items}}}"),
+            ),
+            Kind::Parameter => (
+                self.clientlib("batch/logger/experiment/parameter"),
+                format!("{{\"experimentKey\":{key},\"values\":{items}}}"),
+            ),
+            _ => (
+                format!("{}/clientlib/rest/v2/write/experiment/output", self.root),
+                format!("{{\"experimentKey\":{key},\"runContext\":null,\"outputLines\":{items}}}"),
+            ),
+        }
+    }
+
     fn requeue(&self, f: impl FnOnce(&mut Queues)) {
         let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut q);
     }
 
     async fn run(self: Arc<Self>) {
+        // Stage (and so spool) every 100 ms; send every `interval`, or sooner when a
+        // full batch is waiting.
+        let tick = Duration::from_millis(100).min(self.settings.interval);
+        let mut last_send = Instant::now();
         loop {
-            let _ = tokio::time::timeout(self.settings.interval, self.wake.notified()).await;
+            let woken = tokio::time::timeout(tick, self.wake.notified())
+                .await
+                .is_ok();
             if self.closed.load(Ordering::Acquire) {
                 return;
             }
-            if self.pending() > 0 {
-                // In the background, keep retrying for a while; a flush picks up the rest.
-                let deadline = Instant::now() + Duration::from_secs(60);
-                self.send_all(deadline).await;
+            self.stage();
+            if woken || last_send.elapsed() >= self.settings.interval {
+                last_send = Instant::now();
+                if self.pending() > 0 {
+                    // In the background, keep retrying for a while; a flush picks up the rest.
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    self.send_all(deadline).await;
+                }
             }
         }
     }
@@ -527,8 +751,8 @@ mod tests {
 
     #[test]
     fn prepend_keeps_order() {
-        let mut v = vec![json!(3), json!(4)];
-        prepend(&mut v, vec![json!(1), json!(2)]);
-        assert_eq!(v, vec![json!(1), json!(2), json!(3), json!(4)]);
+        let mut v = vec![3, 4];
+        prepend(&mut v, vec![1, 2]);
+        assert_eq!(v, vec![1, 2, 3, 4]);
     }
 }

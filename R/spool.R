@@ -1,0 +1,70 @@
+# The spool: every logged item is written to a file under the user's cache folder
+# within a fraction of a second, and removed once the server has it. What is left
+# after an outage or a crash is sent later with send_spool().
+
+spool_dir <- function() {
+  getOption("cometr.spool_dir", file.path(tools::R_user_dir("cometr", "cache"), "spool"))
+}
+
+# Spool files whose writing process has ended (a live process may still deliver them).
+leftover_spools <- function(dir = spool_dir()) {
+  files <- rust_spool_list(dir)
+  pid <- suppressWarnings(as.integer(sub("^.*-([0-9]+)-[0-9a-f]+\\.spool$", "\\1", basename(files))))
+  alive <- !is.na(pid) & vapply(pid, function(p) !is.na(p) && p != Sys.getpid() &&
+                                  isTRUE(tools::pskill(p, 0L)), logical(1))
+  files[!alive & (is.na(pid) | pid != Sys.getpid())]
+}
+
+#' Send logged data that could not be delivered earlier
+#'
+#' Every value an experiment logs is first written to a spool file, and removed
+#' from it once the server has acknowledged it. When the server could not be
+#' reached before `$stop()` gave up, or when R was killed, the undelivered data
+#' stays there (under `tools::R_user_dir("cometr", "cache")`, or
+#' `getOption("cometr.spool_dir")`). `send_spool()` delivers it, in the order it
+#' was logged, and deletes each spool file once all of it has arrived. The
+#' package says at start-up when such files exist.
+#'
+#' Spool files never contain the API key: the key comes from `api_key` or the
+#' configuration when the data is sent.
+#'
+#' @param path A spool file, or a folder of them. Defaults to the spool folder.
+#' @param api_key Comet API key (defaults to the `COMET_API_KEY` configuration).
+#' @param url Server to send to, as for `COMET_URL_OVERRIDE`. Defaults to the
+#'   server each file's data was meant for.
+#' @param timeout Seconds to keep trying for each file.
+#' @return A data frame, invisibly: one row per file, with the experiment key,
+#'   the number of items found and still pending, and whether all were delivered.
+#' @examples
+#' send_spool(tempfile()) # nothing to send
+#' @export
+send_spool <- function(path = NULL, api_key = NULL, url = NULL, timeout = 60) {
+  check_string(path, "path")
+  check_string(url, "url")
+  if (!is.numeric(timeout) || length(timeout) != 1L || is.na(timeout) || timeout < 0) {
+    abort_input("timeout", "must be a non-negative number of seconds")
+  }
+  path <- path %||% spool_dir()
+  files <- if (dir.exists(path)) leftover_spools(path) else if (file.exists(path)) path else character()
+  out <- data.frame(file = character(), experiment_key = character(), items = numeric(),
+                    pending = numeric(), delivered = logical())
+  if (length(files) == 0L) {
+    message("No undelivered data in ", path)
+    return(invisible(out))
+  }
+  key <- api_key_value(api_key)
+  root <- if (is.null(url)) "" else rust_url_root(url)
+  for (f in files) {
+    res <- rust_spool_replay(f, key, root, timeout)
+    if (!is.null(res$kind)) {
+      cometr_warn(sprintf("Cannot read spool file %s: %s", f, res$message), "cometr_spool_warning")
+      next
+    }
+    for (p in res$problems) cometr_warn(p, "cometr_delivery_warning")
+    message(sprintf("%s: %d item(s) for experiment %s %s", basename(f), as.integer(res$items),
+                    res$experiment_key,
+                    if (res$ok) "delivered" else sprintf("(%d still pending)", as.integer(res$pending))))
+    out[nrow(out) + 1L, ] <- list(f, res$experiment_key, res$items, res$pending, res$ok)
+  }
+  invisible(out)
+}
