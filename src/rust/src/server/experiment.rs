@@ -188,7 +188,9 @@ pub fn route(state: &State, family: &str, ctx: &Ctx) -> Option<Response> {
 
 /// The experiment a request names, from the query string or the JSON body.
 pub fn key_of(ctx: &Ctx, body: &Value) -> Option<String> {
+    // The clientlib asset upload names the experiment `experimentId`.
     ctx.q("experimentKey")
+        .or_else(|| ctx.q("experimentId"))
         .map(String::from)
         .or_else(|| text_of(body.get("experimentKey")))
         .or_else(|| text_of(body.get("experiment_key")))
