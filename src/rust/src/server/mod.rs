@@ -355,7 +355,6 @@ fn dispatch(state: &State, family: &str, ctx: &Ctx) -> Response {
     if let Some(r) = experiment::route(state, family, ctx) {
         return r;
     }
-    eprintln!("UNKNOWN {family} {} {} {:?}", ctx.method, ctx.path, String::from_utf8_lossy(&ctx.body));
     error(
         StatusCode::NOT_FOUND,
         &format!("Unknown endpoint: {} {}", ctx.method, ctx.path),
