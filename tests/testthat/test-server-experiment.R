@@ -216,6 +216,14 @@ test_that("output lines are joined in offset order", {
     list(offset = 3, output = "oops\n", stderr = TRUE, localTimestamp = 5))))
   expect_identical(call_api("/experiment/output", params = list(experimentKey = k))$output,
                    "first\nsecond\noops\n")
+  # cometr sends whole lines without their newline; Python sends "\n" on its own.
+  k2 <- new_key()
+  call_api("/write/experiment/output", "POST", list(experimentKey = k2, outputLines = list(
+    list(offset = 1, output = "line 1"), list(offset = 2, output = "line 2"))))
+  call_api("/write/experiment/output", "POST", list(experimentKey = k2, outputLines = list(
+    list(offset = 3, output = "py"), list(offset = 4, output = "\n"))))
+  expect_identical(call_api("/experiment/output", params = list(experimentKey = k2))$output,
+                   "line 1\nline 2\npy\n")
 })
 
 test_that("times, file path, archive, status and delete show in the metadata", {
