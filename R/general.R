@@ -35,9 +35,10 @@ call_api <- function(endpoint, method = c("GET", "POST"), params = list(),
     # Uploads are multipart whatever the method says: the file and the link and
     # metadata travel in the form, everything else in the query string.
     method <- "POST"
-    file <- params$file
-    form <- list(link = params$link,
-                 metadata = if (!is.null(params$metadata)) encode_metadata(params$metadata))
+    # `[[` and not `$`: `params$file` would partially match `fileName`.
+    file <- params[["file"]]
+    form <- list(link = params[["link"]],
+                 metadata = if (!is.null(params[["metadata"]])) encode_metadata(params[["metadata"]]))
     params$file <- params$link <- params$metadata <- NULL
   }
   if (!is.null(local_file_path)) {

@@ -188,7 +188,9 @@ pub fn route(state: &State, family: &str, ctx: &Ctx) -> Option<Response> {
 
 /// The experiment a request names, from the query string or the JSON body.
 pub fn key_of(ctx: &Ctx, body: &Value) -> Option<String> {
+    // The clientlib asset upload names the experiment `experimentId`.
     ctx.q("experimentKey")
+        .or_else(|| ctx.q("experimentId"))
         .map(String::from)
         .or_else(|| text_of(body.get("experimentKey")))
         .or_else(|| text_of(body.get("experiment_key")))
@@ -477,11 +479,22 @@ fn output(store: &Store, key: &str) -> rusqlite::Result<String> {
         .conn
         .prepare("SELECT output FROM output WHERE experiment_key = ?1 ORDER BY line_offset, id")?;
     let rows = st.query_map(params![key], |r| r.get::<_, String>(0))?;
+    let lines = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(join_output(&lines))
+}
+
+/// The output as one text. The Python SDK sends each write (its text, then a separate
+/// "\n"), cometr sends whole lines without their newline: entries are concatenated, with
+/// a newline added between two where neither side has one.
+pub fn join_output(lines: &[String]) -> String {
     let mut out = String::new();
-    for r in rows {
-        out.push_str(&r?);
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 && !out.ends_with('\n') && !l.starts_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(l);
     }
-    Ok(out)
+    out
 }
 
 fn next_offset(store: &Store, key: &str) -> rusqlite::Result<i64> {
@@ -936,6 +949,15 @@ mod tests {
         );
         assert_eq!(none["valueCurrent"], Value::Null);
         assert_eq!(none["stepMax"], Value::Null);
+    }
+
+    #[test]
+    fn joins_output_lines() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(join_output(&v(&["hello", "\n", "b", "\n"])), "hello\nb\n");
+        assert_eq!(join_output(&v(&["l1", "l2", "partial"])), "l1\nl2\npartial");
+        assert_eq!(join_output(&v(&["a\n", "b\n"])), "a\nb\n");
+        assert_eq!(join_output(&[]), "");
     }
 
     #[test]
