@@ -787,15 +787,122 @@ fn multipart_boundary(ctx: &Ctx) -> Option<String> {
     if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
         return None;
     }
-    Some(ct.to_string())
+    let b = ct
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))?;
+    Some(b.trim_matches('"').to_string()).filter(|b| !b.is_empty())
+}
+
+/// One part of a multipart body: its name, its file name, and its bytes (a view into
+/// the request body, not a copy).
+struct Part {
+    name: String,
+    file_name: Option<String>,
+    data: axum::body::Bytes,
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut i = from;
+    while i + needle.len() <= hay.len() {
+        let off = hay[i..=hay.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)?;
+        i += off;
+        if &hay[i..i + needle.len()] == needle {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+fn header_param(line: &str, key: &str) -> Option<String> {
+    line.split(';').map(str::trim).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case(key)).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// Split a `multipart/form-data` body (RFC 7578) held in memory.
+fn parse_multipart(boundary: &str, body: &axum::body::Bytes) -> Result<Vec<Part>, String> {
+    let delim = format!("--{boundary}");
+    let next_delim = format!("\r\n--{boundary}");
+    let mut pos = find(body, delim.as_bytes(), 0).ok_or("no opening boundary")? + delim.len();
+    let mut parts = Vec::new();
+    loop {
+        if body[pos..].starts_with(b"--") {
+            return Ok(parts);
+        }
+        if !body[pos..].starts_with(b"\r\n") {
+            return Err("malformed boundary line".into());
+        }
+        pos += 2;
+        let head_end = find(body, b"\r\n\r\n", pos).ok_or("unterminated part headers")?;
+        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
+        let data_start = head_end + 4;
+        let data_end = find(body, next_delim.as_bytes(), data_start).ok_or("unterminated part")?;
+        let mut name = String::new();
+        let mut file_name = None;
+        for line in head.split("\r\n") {
+            if let Some((k, v)) = line.split_once(':') {
+                if k.trim().eq_ignore_ascii_case("content-disposition") {
+                    name = header_param(v, "name").unwrap_or_default();
+                    file_name = header_param(v, "filename");
+                }
+            }
+        }
+        parts.push(Part {
+            name,
+            file_name,
+            data: body.slice(data_start..data_end),
+        });
+        pos = data_end + next_delim.len();
+    }
+}
+
+struct Parsed {
+    file: Option<(String, u64, String)>,
+    link: Option<String>,
+    metadata: Option<String>,
+}
+
+/// Write the `file` part to `path` (hashing it) and keep the text fields.
+fn store_parts(parts: Vec<Part>, path: &std::path::Path) -> Result<Parsed, String> {
+    use sha1::Digest;
+    let mut out = Parsed {
+        file: None,
+        link: None,
+        metadata: None,
+    };
+    for p in parts {
+        match p.name.as_str() {
+            "file" => {
+                std::fs::write(path, &p.data).map_err(|e| e.to_string())?;
+                let mut h = sha1::Sha1::new();
+                h.update(&p.data);
+                let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                out.file = Some((
+                    p.file_name.unwrap_or_else(|| "file".into()),
+                    p.data.len() as u64,
+                    digest,
+                ));
+            }
+            "link" => out.link = Some(String::from_utf8_lossy(&p.data).into_owned()),
+            "metadata" => {
+                out.metadata =
+                    Some(String::from_utf8_lossy(&p.data).into_owned()).filter(|m| !m.is_empty())
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// A file or a remote link uploaded into an open artifact version
 /// (`write/experiment/upload-asset` with `artifactVersionId`).
 fn artifact_upload_fallback(state: &State, ctx: &Ctx) -> Answer {
-    use sha1::Digest;
-    use std::io::Write;
-
     let vid = ctx.q("artifactVersionId").unwrap_or_default().to_string();
     let key = ctx
         .q("experimentKey")
@@ -823,54 +930,10 @@ fn artifact_upload_fallback(state: &State, ctx: &Ctx) -> Answer {
     let part_path = assets_dir.join(format!("{asset_id}.part"));
     let final_path = assets_dir.join(&asset_id);
 
-    struct Parsed {
-        file: Option<(String, u64, String)>,
-        link: Option<String>,
-        metadata: Option<String>,
-    }
-    let body = ctx.body.clone();
-    let pp = part_path.clone();
-    let parsed: Result<Parsed, String> = tokio::runtime::Handle::current().block_on(async move {
-        use axum::extract::FromRequest;
-        let req = axum::http::Request::builder()
-            .header(header::CONTENT_TYPE, ct)
-            .body(Body::from(body))
-            .map_err(|e| e.to_string())?;
-        let mut mp = axum::extract::Multipart::from_request(req, &())
-            .await
-            .map_err(|e| e.body_text())?;
-        let mut out = Parsed {
-            file: None,
-            link: None,
-            metadata: None,
-        };
-        while let Some(mut field) = mp.next_field().await.map_err(|e| e.body_text())? {
-            match field.name().unwrap_or("") {
-                "file" => {
-                    let fname = field.file_name().unwrap_or("file").to_string();
-                    let f = std::fs::File::create(&pp).map_err(|e| e.to_string())?;
-                    let mut w = std::io::BufWriter::new(f);
-                    let mut h = sha1::Sha1::new();
-                    let mut n: u64 = 0;
-                    while let Some(c) = field.chunk().await.map_err(|e| e.body_text())? {
-                        h.update(&c);
-                        n += c.len() as u64;
-                        w.write_all(&c).map_err(|e| e.to_string())?;
-                    }
-                    w.flush().map_err(|e| e.to_string())?;
-                    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-                    out.file = Some((fname, n, digest));
-                }
-                "link" => out.link = Some(field.text().await.map_err(|e| e.body_text())?),
-                "metadata" => {
-                    let m = field.text().await.map_err(|e| e.body_text())?;
-                    out.metadata = Some(m).filter(|m| !m.is_empty());
-                }
-                _ => {}
-            }
-        }
-        Ok(out)
-    });
+    let parsed = match parse_multipart(&ct, &ctx.body) {
+        Ok(parts) => store_parts(parts, &part_path),
+        Err(e) => Err(e),
+    };
     let parsed = match parsed {
         Ok(p) => p,
         Err(e) => {
@@ -1075,6 +1138,25 @@ mod tests {
             ]
         );
         assert_eq!(parse_semver("1.0"), parse_semver("1.0.0"));
+    }
+
+    #[test]
+    fn multipart_bodies() {
+        let body = axum::body::Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\
+              Content-Type: application/octet-stream\r\n\r\nab\r\n--Xy\r\ncd\r\n--XyZ\r\n\
+              Content-Disposition: form-data; name=\"metadata\"\r\n\r\n{\"k\":1}\r\n--XyZ--\r\n",
+        );
+        let parts = parse_multipart("XyZ", &body).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].name, "file");
+        assert_eq!(parts[0].file_name.as_deref(), Some("a.bin"));
+        assert_eq!(&parts[0].data[..], b"ab\r\n--Xy\r\ncd");
+        assert_eq!(parts[1].name, "metadata");
+        assert_eq!(&parts[1].data[..], b"{\"k\":1}");
+        assert!(parse_multipart("nope", &body).is_err());
+        assert_eq!(find(b"abcabd", b"abd", 0), Some(3));
+        assert_eq!(find(b"ab", b"abc", 0), None);
     }
 
     #[test]
