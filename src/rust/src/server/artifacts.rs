@@ -879,10 +879,23 @@ fn store_parts(parts: Vec<Part>, path: &std::path::Path) -> Result<Parsed, Strin
     for p in parts {
         match p.name.as_str() {
             "file" => {
-                std::fs::write(path, &p.data).map_err(|e| e.to_string())?;
-                let mut h = sha1::Sha1::new();
-                h.update(&p.data);
-                let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                // Hash on a second thread while this one writes: both are a pass
+                // over the whole body.
+                let data = &p.data;
+                let (written, digest) = std::thread::scope(|sc| {
+                    let hasher = sc.spawn(|| {
+                        let mut h = sha1::Sha1::new();
+                        h.update(data);
+                        h.finalize()
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<String>()
+                    });
+                    let written = std::fs::write(path, data);
+                    (written, hasher.join())
+                });
+                written.map_err(|e| e.to_string())?;
+                let digest = digest.map_err(|_| "hashing failed".to_string())?;
                 out.file = Some((
                     p.file_name.unwrap_or_else(|| "file".into()),
                     p.data.len() as u64,
