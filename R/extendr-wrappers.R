@@ -82,5 +82,22 @@ rust_stream_close <- function(id, timeout, end) .Call(wrap__rust_stream_close, i
 #' @noRd
 rust_capture_start <- function(id, out, err) .Call(wrap__rust_capture_start, id, out, err)
 
+#' Stream a GET answer to `dest_dir/file_name` through a temporary file.
+#' `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
+#' @noRd
+rust_download <- function(url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1) .Call(wrap__rust_download, url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1)
+
+#' SHA-1 of a file (hex), streamed.
+#' @noRd
+rust_sha1_file <- function(path) .Call(wrap__rust_sha1_file, path)
+
+#' SHA-256 of a file (hex), streamed.
+#' @noRd
+rust_sha256_file <- function(path) .Call(wrap__rust_sha256_file, path)
+
+#' Why a logical path is unsafe as a relative file name, or "" if it is safe.
+#' @noRd
+rust_logical_path_problem <- function(path) .Call(wrap__rust_logical_path_problem, path)
+
 
 # nolint end

@@ -354,3 +354,20 @@ test_that("hostile answers: unsafe names, truncated bodies, wrong checksums", {
   suppressMessages(logged$download(out))
   expect_true(same_bytes(file.path(out, "data.bin"), f))
 })
+
+test_that("Experiment$log_artifact and $get_artifact go through the same flow", {
+  srv <- local_test_server()
+  exp <- create_experiment(project_name = "proj", keep_active = FALSE, log_output = FALSE,
+                           log_code = FALSE, log_system_details = FALSE)
+  on.exit(exp$stop(), add = TRUE)
+  f <- withr::local_tempfile(lines = "through the experiment")
+  a <- create_artifact("via-exp", "dataset", aliases = "latest-good")
+  a$add(f, logical_path = "x.txt")
+  logged <- suppressMessages(exp$log_artifact(a))
+  expect_s3_class(logged, "LoggedArtifact")
+  got <- exp$get_artifact("local/via-exp:latest-good")
+  expect_identical(got$get_artifact_version_id(), logged$get_artifact_version_id())
+  out <- withr::local_tempdir()
+  suppressMessages(got$download(out))
+  expect_identical(readLines(file.path(out, "x.txt")), "through the experiment")
+})

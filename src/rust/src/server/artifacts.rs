@@ -3,20 +3,21 @@
 //!
 //! An artifact belongs to a workspace and is named uniquely there. Its versions are
 //! semantic-version strings; without one, an upsert creates the next major version.
-//! A version can be read by name or alias only once it is CLOSED.
+//! A version can be read by name or alias only once it is CLOSED. The files of a
+//! version are the experiment assets uploaded with its `artifactVersionId` (see
+//! `assets.rs`); they are read here from the `assets` table.
 
 // Helpers fail with the ready HTTP answer; these are rare, so boxing buys nothing.
 #![allow(clippy::result_large_err)]
 
-use axum::body::Body;
-use axum::http::{header, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use super::general::poisoned;
 use super::store::{new_id, now_ms, Store};
-use super::{db_error, error, ok, truthy, Ctx, State};
+use super::{db_error, error, ok, Ctx, State};
 
 /// Comet's `sdk_error_code`s for artifacts.
 const NOT_FOUND: i64 = 624523;
@@ -61,14 +62,6 @@ pub fn route(state: &State, family: &str, ctx: &Ctx) -> Option<Response> {
         (&Method::POST, "write/artifacts/details") => details(state, ctx),
         (&Method::GET, "artifacts/get-all") => get_all(state, ctx),
         (&Method::GET, "artifacts/get") => get_one(state, ctx),
-        (&Method::POST, "write/experiment/upload-asset")
-            if ctx.q("artifactVersionId").is_some() =>
-        {
-            artifact_upload_fallback(state, ctx)
-        }
-        (&Method::GET, "experiment/asset/get-asset") => {
-            return artifact_download_fallback(state, ctx)
-        }
         _ => return None,
     };
     Some(r.unwrap_or_else(|e| e))
@@ -779,344 +772,6 @@ fn get_one(state: &State, ctx: &Ctx) -> Answer {
     })
 }
 
-// ---------------------------------------------------------------------------------
-// Files of a version, until the experiment asset endpoints record them themselves.
-
-fn multipart_boundary(ctx: &Ctx) -> Option<String> {
-    let ct = ctx.headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
-        return None;
-    }
-    let b = ct
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))?;
-    Some(b.trim_matches('"').to_string()).filter(|b| !b.is_empty())
-}
-
-/// One part of a multipart body: its name, its file name, and its bytes (a view into
-/// the request body, not a copy).
-struct Part {
-    name: String,
-    file_name: Option<String>,
-    data: axum::body::Bytes,
-}
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut i = from;
-    while i + needle.len() <= hay.len() {
-        let off = hay[i..=hay.len() - needle.len()]
-            .iter()
-            .position(|&b| b == first)?;
-        i += off;
-        if &hay[i..i + needle.len()] == needle {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-fn header_param(line: &str, key: &str) -> Option<String> {
-    line.split(';').map(str::trim).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case(key)).then(|| v.trim().trim_matches('"').to_string())
-    })
-}
-
-/// Split a `multipart/form-data` body (RFC 7578) held in memory.
-fn parse_multipart(boundary: &str, body: &axum::body::Bytes) -> Result<Vec<Part>, String> {
-    let delim = format!("--{boundary}");
-    let next_delim = format!("\r\n--{boundary}");
-    let mut pos = find(body, delim.as_bytes(), 0).ok_or("no opening boundary")? + delim.len();
-    let mut parts = Vec::new();
-    loop {
-        if body[pos..].starts_with(b"--") {
-            return Ok(parts);
-        }
-        if !body[pos..].starts_with(b"\r\n") {
-            return Err("malformed boundary line".into());
-        }
-        pos += 2;
-        let head_end = find(body, b"\r\n\r\n", pos).ok_or("unterminated part headers")?;
-        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
-        let data_start = head_end + 4;
-        let data_end = find(body, next_delim.as_bytes(), data_start).ok_or("unterminated part")?;
-        let mut name = String::new();
-        let mut file_name = None;
-        for line in head.split("\r\n") {
-            if let Some((k, v)) = line.split_once(':') {
-                if k.trim().eq_ignore_ascii_case("content-disposition") {
-                    name = header_param(v, "name").unwrap_or_default();
-                    file_name = header_param(v, "filename");
-                }
-            }
-        }
-        parts.push(Part {
-            name,
-            file_name,
-            data: body.slice(data_start..data_end),
-        });
-        pos = data_end + next_delim.len();
-    }
-}
-
-struct Parsed {
-    file: Option<(String, u64, String)>,
-    link: Option<String>,
-    metadata: Option<String>,
-}
-
-/// Write the `file` part to `path` (hashing it) and keep the text fields.
-fn store_parts(parts: Vec<Part>, path: &std::path::Path) -> Result<Parsed, String> {
-    use sha1::Digest;
-    let mut out = Parsed {
-        file: None,
-        link: None,
-        metadata: None,
-    };
-    for p in parts {
-        match p.name.as_str() {
-            "file" => {
-                // Hash on a second thread while this one writes: both are a pass
-                // over the whole body.
-                let data = &p.data;
-                let (written, digest) = std::thread::scope(|sc| {
-                    let hasher = sc.spawn(|| {
-                        let mut h = sha1::Sha1::new();
-                        h.update(data);
-                        h.finalize()
-                            .iter()
-                            .map(|b| format!("{b:02x}"))
-                            .collect::<String>()
-                    });
-                    let written = std::fs::write(path, data);
-                    (written, hasher.join())
-                });
-                written.map_err(|e| e.to_string())?;
-                let digest = digest.map_err(|_| "hashing failed".to_string())?;
-                out.file = Some((
-                    p.file_name.unwrap_or_else(|| "file".into()),
-                    p.data.len() as u64,
-                    digest,
-                ));
-            }
-            "link" => out.link = Some(String::from_utf8_lossy(&p.data).into_owned()),
-            "metadata" => {
-                out.metadata =
-                    Some(String::from_utf8_lossy(&p.data).into_owned()).filter(|m| !m.is_empty())
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// A file or a remote link uploaded into an open artifact version
-/// (`write/experiment/upload-asset` with `artifactVersionId`).
-fn artifact_upload_fallback(state: &State, ctx: &Ctx) -> Answer {
-    let vid = ctx.q("artifactVersionId").unwrap_or_default().to_string();
-    let key = ctx
-        .q("experimentKey")
-        .or_else(|| ctx.q("experimentId"))
-        .ok_or_else(|| bad("experimentKey is required", None))?
-        .to_string();
-    let (assets_dir, v) = with_store(state, |s| {
-        let v = version_by_id(s, &vid)?.ok_or_else(|| not_found(&vid))?;
-        experiment_home(s, &key)?
-            .ok_or_else(|| bad(&format!("Experiment {key} not found"), Some(90210)))?;
-        Ok((s.assets_dir(), v))
-    })?;
-    if v.state != "OPEN" {
-        return Err(bad(
-            &format!(
-                "Artifact version {} is {} and takes no more files",
-                v.version, v.state
-            ),
-            Some(NOT_FINAL),
-        ));
-    }
-    let ct =
-        multipart_boundary(ctx).ok_or_else(|| bad("expected a multipart/form-data body", None))?;
-    let asset_id = new_id();
-    let part_path = assets_dir.join(format!("{asset_id}.part"));
-    let final_path = assets_dir.join(&asset_id);
-
-    let parsed = match parse_multipart(&ct, &ctx.body) {
-        Ok(parts) => store_parts(parts, &part_path),
-        Err(e) => Err(e),
-    };
-    let parsed = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = std::fs::remove_file(&part_path);
-            return Err(bad(&format!("invalid multipart body: {e}"), None));
-        }
-    };
-    let remote = truthy(ctx.q("isRemote")) || (parsed.file.is_none() && parsed.link.is_some());
-    if !remote && parsed.file.is_none() {
-        return Err(bad("a 'file' part is required", None));
-    }
-    let file_name = ctx
-        .q("fileName")
-        .map(str::to_string)
-        .or_else(|| parsed.file.as_ref().map(|f| f.0.clone()))
-        .or_else(|| {
-            parsed.link.as_deref().and_then(|l| {
-                l.trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .map(str::to_string)
-            })
-        })
-        .unwrap_or_else(|| "remote".into());
-    let (size, sha1) = match (&parsed.file, remote) {
-        (Some((_, n, h)), false) => (*n as i64, Some(h.clone())),
-        _ => (0, None),
-    };
-    let overwrite = truthy(ctx.q("overwrite"));
-    let result = with_store(state, |s| {
-        let existing: Option<String> = s
-            .conn
-            .query_row(
-                "SELECT asset_id FROM assets WHERE artifact_version_id = ?1 AND file_name = ?2",
-                params![vid, file_name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_error)?;
-        if let Some(old) = existing {
-            if !overwrite {
-                return Err(bad(
-                    &format!("Asset '{file_name}' already exists in this artifact version"),
-                    Some(7000005),
-                ));
-            }
-            s.conn
-                .execute("DELETE FROM assets WHERE asset_id = ?1", params![old])
-                .map_err(db_error)?;
-            let _ = std::fs::remove_file(s.assets_dir().join(&old));
-        }
-        if !remote {
-            std::fs::rename(&part_path, &final_path).map_err(|e| {
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("cannot store the asset: {e}"),
-                    None,
-                )
-            })?;
-        }
-        s.conn
-            .execute(
-                "INSERT INTO assets(asset_id, experiment_key, file_name, file_size, type, metadata,
-                   remote, link, step, context, artifact_version_id, created_ms, sha1)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    asset_id,
-                    key,
-                    file_name,
-                    size,
-                    ctx.q("type").unwrap_or("asset"),
-                    parsed.metadata,
-                    remote as i64,
-                    if remote { parsed.link.clone() } else { None },
-                    ctx.q("step").and_then(|x| x.parse::<i64>().ok()),
-                    ctx.q("context"),
-                    vid,
-                    now_ms(),
-                    sha1
-                ],
-            )
-            .map_err(db_error)?;
-        Ok(ok(json!({
-            "assetId": asset_id,
-            "fileName": file_name,
-            "fileSize": size,
-            "remote": remote,
-            "artifactVersionId": vid,
-        })))
-    });
-    let _ = std::fs::remove_file(&part_path);
-    result
-}
-
-/// file_name, file_size, remote, link, artifact_version_id
-type AssetRow = (String, i64, i64, Option<String>, Option<String>);
-
-/// Stream the bytes of a file uploaded into an artifact version. Other assets are left
-/// to the experiment endpoints (`None`).
-fn artifact_download_fallback(state: &State, ctx: &Ctx) -> Option<Response> {
-    let id = ctx.q("assetId")?;
-    let found = with_store(state, |s| {
-        let row: Option<AssetRow> = s
-            .conn
-            .query_row(
-                "SELECT file_name, file_size, remote, link, artifact_version_id
-                 FROM assets WHERE asset_id = ?1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(db_error)?;
-        Ok((row, s.assets_dir()))
-    });
-    let (row, dir) = match found {
-        Ok(x) => x,
-        Err(r) => return Some(r),
-    };
-    let (name, size, remote, link, avid) = row?;
-    avid.as_ref()?;
-    if remote != 0 {
-        return Some(bad(
-            &format!(
-                "Asset '{name}' is remote; download it from {}",
-                link.unwrap_or_default()
-            ),
-            None,
-        ));
-    }
-    let file = match std::fs::File::open(dir.join(id)) {
-        Ok(f) => f,
-        Err(e) => {
-            return Some(error(
-                StatusCode::NOT_FOUND,
-                &format!("asset file missing: {e}"),
-                None,
-            ))
-        }
-    };
-    let stream =
-        futures_util::stream::unfold(tokio::fs::File::from_std(file), |mut f| async move {
-            use tokio::io::AsyncReadExt;
-            let mut buf = vec![0u8; 256 * 1024];
-            match f.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
-                }
-                Err(e) => Some((Err(e), f)),
-            }
-        });
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        name.rsplit('/').next().unwrap_or("asset").replace('"', "")
-    );
-    Some(
-        (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                (header::CONTENT_LENGTH, size.to_string()),
-                (header::CONTENT_DISPOSITION, disposition),
-            ],
-            Body::from_stream(stream),
-        )
-            .into_response(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1151,25 +806,6 @@ mod tests {
             ]
         );
         assert_eq!(parse_semver("1.0"), parse_semver("1.0.0"));
-    }
-
-    #[test]
-    fn multipart_bodies() {
-        let body = axum::body::Bytes::from_static(
-            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\
-              Content-Type: application/octet-stream\r\n\r\nab\r\n--Xy\r\ncd\r\n--XyZ\r\n\
-              Content-Disposition: form-data; name=\"metadata\"\r\n\r\n{\"k\":1}\r\n--XyZ--\r\n",
-        );
-        let parts = parse_multipart("XyZ", &body).unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].name, "file");
-        assert_eq!(parts[0].file_name.as_deref(), Some("a.bin"));
-        assert_eq!(&parts[0].data[..], b"ab\r\n--Xy\r\ncd");
-        assert_eq!(parts[1].name, "metadata");
-        assert_eq!(&parts[1].data[..], b"{\"k\":1}");
-        assert!(parse_multipart("nope", &body).is_err());
-        assert_eq!(find(b"abcabd", b"abd", 0), Some(3));
-        assert_eq!(find(b"ab", b"abc", 0), None);
     }
 
     #[test]
@@ -1212,6 +848,7 @@ mod tests {
                 .collect(),
             headers: Default::default(),
             body: axum::body::Bytes::from(body.to_string()),
+            form: None,
         };
         let up = |v: Value| {
             route(
