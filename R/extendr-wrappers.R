@@ -91,5 +91,22 @@ rust_spool_list <- function(dir) .Call(wrap__rust_spool_list, dir)
 #' @noRd
 rust_spool_replay <- function(path, api_key, root, timeout) .Call(wrap__rust_spool_replay, path, api_key, root, timeout)
 
+#' Stream a GET answer to `dest_dir/file_name` through a temporary file.
+#' `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
+#' @noRd
+rust_download <- function(url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1) .Call(wrap__rust_download, url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1)
+
+#' SHA-1 of a file (hex), streamed.
+#' @noRd
+rust_sha1_file <- function(path) .Call(wrap__rust_sha1_file, path)
+
+#' SHA-256 of a file (hex), streamed.
+#' @noRd
+rust_sha256_file <- function(path) .Call(wrap__rust_sha256_file, path)
+
+#' Why a logical path is unsafe as a relative file name, or "" if it is safe.
+#' @noRd
+rust_logical_path_problem <- function(path) .Call(wrap__rust_logical_path_problem, path)
+
 
 # nolint end

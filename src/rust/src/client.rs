@@ -91,7 +91,7 @@ impl Failure {
     }
 }
 
-fn describe_reqwest_error(e: &reqwest::Error) -> String {
+pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
     // reqwest's Display names the URL; its source chain says why. URLs never carry the key.
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -237,6 +237,14 @@ pub async fn send(req: &Request) -> Result<Response, Failure> {
         body,
         headers,
     })
+}
+
+/// Send a request and hand back the answer unread, for callers that stream the body.
+pub async fn start(req: &Request) -> Result<reqwest::Response, Failure> {
+    let rb = build(req).await?;
+    rb.send()
+        .await
+        .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))
 }
 
 /// Blocking form for R's main thread.

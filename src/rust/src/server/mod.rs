@@ -8,6 +8,7 @@
 // Handlers return an early `Response` as their error; it is large, and that is fine.
 #![allow(clippy::result_large_err)]
 
+pub mod artifacts;
 pub mod assets;
 pub mod experiment;
 pub mod general;
@@ -353,6 +354,9 @@ fn dispatch(state: &State, family: &str, ctx: &Ctx) -> Response {
         return r;
     }
     if let Some(r) = experiment::route(state, family, ctx) {
+        return r;
+    }
+    if let Some(r) = artifacts::route(state, family, ctx) {
         return r;
     }
     error(

@@ -78,6 +78,8 @@ impl Store {
             .map_err(|e| format!("cannot open the server database: {e}"))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| format!("cannot initialise the server database: {e}"))?;
+        super::artifacts::init_schema(&conn)
+            .map_err(|e| format!("cannot initialise the artifact tables: {e}"))?;
         let store = Store {
             conn,
             dir: dir.to_path_buf(),

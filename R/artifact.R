@@ -1,0 +1,453 @@
+# Artifacts being built locally: an Artifact collects ArtifactAssets (local files and
+# remote links) under logical paths, to be logged with an experiment.
+
+#' A Comet Artifact object
+#'
+#' @description
+#' Comet Artifacts allow keeping track of assets beyond any particular experiment.
+#' You can keep track of Artifact versions, create many types of assets, manage
+#' them, and use them in any step in your ML pipelines - from training to
+#' production deployment.
+#'
+#' Artifacts live in a Comet Project, are identified by their name and version
+#' string number.
+#'
+#' @examples
+#' dir <- tempfile()
+#' dir.create(dir)
+#' writeLines("a,b\n1,2", file.path(dir, "data.csv"))
+#' artifact <- Artifact$new(artifact_name = "my-data", artifact_type = "dataset",
+#'                          aliases = c("train"), metadata = list(rows = 1))
+#' artifact$add(file.path(dir, "data.csv"))
+#' artifact$add_remote("s3://bucket/big.parquet")
+#' length(artifact$get_assets())
+#' @export
+Artifact <- R6::R6Class(
+  classname = "Artifact",
+  cloneable = FALSE,
+  public = list(
+    #' @description
+    #' Creates new `Artifact` object with provided parameters. After that, the
+    #' `Artifact` object can be used to save assets and can be logged with an
+    #' [`Experiment`].
+    #' @param artifact_name (Required) Artifact name.
+    #' @param artifact_type (Required) The artifact type, for example 'dataset'.
+    #' @param artifact_version The version number to create, a semantic version
+    #'   string such as `"1.2.0"` or `"1.2.0-beta"`. If not provided, a new version
+    #'   number will be created automatically.
+    #' @param aliases Aliases to attach to the future Artifact Version: a
+    #'   character vector or a list of strings. Duplicates are removed.
+    #' @param metadata Some additional meta-data to attach to the future Artifact
+    #'   Version: a named list.
+    #' @param version_tags Tags to be attached to the future Artifact Version: a
+    #'   character vector or a list of strings. Duplicates are removed.
+    initialize = function(artifact_name,
+                          artifact_type,
+                          artifact_version = NULL,
+                          aliases = NULL,
+                          metadata = NULL,
+                          version_tags = NULL) {
+      if (!is_single_string(artifact_name)) {
+        cometr_abort("Artifact name is mandatory", "cometr_input_error", argument = "artifact_name")
+      }
+      if (!is_single_string(artifact_type)) {
+        cometr_abort("Artifact type is mandatory", "cometr_input_error", argument = "artifact_type")
+      }
+      private$artifact_name <- artifact_name
+      private$artifact_type <- artifact_type
+      private$artifact_version <- check_version(artifact_version)
+      private$aliases <- check_labels(aliases, "aliases")
+      private$metadata <- check_metadata(metadata)
+      private$version_tags <- check_labels(version_tags, "version_tags")
+    },
+
+    #' @description
+    #' Get the name of the artifact.
+    get_artifact_name = function() {
+      private$artifact_name
+    },
+
+    #' @description
+    #' Get the type of the artifact.
+    get_artifact_type = function() {
+      private$artifact_type
+    },
+
+    #' @description
+    #' Get the version of the artifact: a string, or `NULL` when the server is to
+    #' choose it.
+    get_artifact_version = function() {
+      private$artifact_version
+    },
+
+    #' @description
+    #' Get the aliases of the artifact version (a list of strings).
+    get_aliases = function() {
+      private$aliases
+    },
+
+    #' @description
+    #' Get the metadata of the artifact.
+    get_metadata = function() {
+      private$metadata
+    },
+
+    #' @description
+    #' Get the list of tags of the artifact version.
+    get_version_tags = function() {
+      private$version_tags
+    },
+
+    #' @description
+    #' Get the list of assets of the artifact version.
+    get_assets = function() {
+      private$assets
+    },
+
+    #' @description
+    #' Add a local asset to the current pending artifact object.
+    #' @param local_path (Required) Either a file/directory path of the files you
+    #'   want to log. A directory is added with all its files (hidden files
+    #'   excluded), each under `<logical_path or folder name>/<relative path>`.
+    #'   If any of them would clash with a logical path already in the artifact,
+    #'   nothing is added.
+    #' @param overwrite If `TRUE` will overwrite all existing assets with the same name.
+    #' @param logical_path A custom file name to be displayed. If not provided the
+    #'   file name from the `local_path` argument will be used.
+    #' @param metadata Some additional data to attach to the asset.
+    add = function(local_path,
+                   overwrite = FALSE,
+                   logical_path = NULL,
+                   metadata = NULL) {
+      if (is.null(local_path) || length(local_path) != 1L || is.na(local_path)) {
+        cometr_abort("local_path can not be NULL", "cometr_input_error", argument = "local_path")
+      }
+      check_string(local_path, "local_path", null_ok = FALSE)
+      if (!file.exists(local_path)) {
+        cometr_abort(sprintf("local_path doesn't exists: %s", local_path),
+                     "cometr_input_error", argument = "local_path")
+      }
+      check_flag(overwrite, "overwrite")
+      check_string(logical_path, "logical_path")
+      metadata <- check_metadata(metadata)
+      if (dir.exists(local_path)) {
+        root <- logical_path %||% basename(normalizePath(local_path, mustWork = TRUE))
+        rel <- sort(list.files(local_path, recursive = TRUE))
+        new <- lapply(rel, function(r) {
+          path <- file.path(local_path, r)
+          ArtifactAsset$new(
+            logical_path = check_logical_path(paste(root, r, sep = "/"), "logical_path"),
+            overwrite = overwrite, remote = FALSE, size = file_size(path),
+            local_path = path, metadata = metadata, asset_type = "asset"
+          )
+        })
+      } else {
+        new <- list(ArtifactAsset$new(
+          logical_path = check_logical_path(logical_path %||% basename(local_path), "logical_path"),
+          overwrite = overwrite, remote = FALSE, size = file_size(local_path),
+          local_path = local_path, metadata = metadata, asset_type = "asset"
+        ))
+      }
+      private$add_all(new)
+      invisible(self)
+    },
+
+    #' @description
+    #' Add a remote asset to the current pending artifact object. A Remote Asset
+    #' is an asset but its content is not uploaded and stored on Comet. Rather a
+    #' link for its location is stored so you can identify and distinguish
+    #' between two experiment using different version of a dataset stored
+    #' somewhere else.
+    #' @param uri (Required) The remote asset location, there is no imposed format
+    #'   and it could be a private link.
+    #' @param logical_path The "name" of the remote asset, could be a dataset
+    #'   name, a model file name. By default, the last part of the URI.
+    #' @param overwrite If `TRUE` will overwrite all existing assets with the same name.
+    #' @param metadata Some additional data to attach to the asset.
+    add_remote = function(uri,
+                          logical_path = NULL,
+                          overwrite = FALSE,
+                          metadata = NULL) {
+      if (is.null(uri) || length(uri) != 1L || is.na(uri)) {
+        cometr_abort("uri can not be NULL", "cometr_input_error", argument = "uri")
+      }
+      check_string(uri, "uri", null_ok = FALSE)
+      check_string(logical_path, "logical_path")
+      check_flag(overwrite, "overwrite")
+      metadata <- check_metadata(metadata)
+      lp <- check_logical_path(logical_path %||% remote_name(uri), "logical_path")
+      private$add_all(list(ArtifactAsset$new(
+        logical_path = lp, overwrite = overwrite, remote = TRUE, size = 0,
+        link = uri, local_path = NULL, metadata = metadata, asset_type = "asset"
+      )))
+      invisible(self)
+    },
+
+    #' @description
+    #' Adds an initialized `ArtifactAsset` object to this Artifact.
+    #' @param asset The initialized `ArtifactAsset` object
+    add_asset = function(asset) {
+      if (!inherits(asset, "ArtifactAsset")) {
+        abort_input("asset", "must be an ArtifactAsset object")
+      }
+      private$add_all(list(asset))
+      invisible(self)
+    }
+  ),
+  private = list(
+    artifact_name = NULL,
+    artifact_type = NULL,
+    artifact_version = NULL,
+    aliases = NULL,
+    metadata = NULL,
+    version_tags = NULL,
+    assets = list(),
+
+    # All or nothing: a clash anywhere leaves the artifact as it was.
+    add_all = function(new) {
+      paths <- vapply(new, function(a) a$get_logical_path(), character(1))
+      taken <- vapply(private$assets, function(a) a$get_logical_path(), character(1))
+      clash <- c(paths[paths %in% taken], paths[duplicated(paths)])
+      if (length(clash) > 0L) {
+        cometr_abort(
+          sprintf(paste0("Cannot add new asset with logical_path '%s', an existing asset already ",
+                         "exists with this logical_path. To add this asset to this artifact you ",
+                         "should use a new unique logical_path."), clash[[1]]),
+          "cometr_input_error", argument = "logical_path", logical_path = clash[[1]]
+        )
+      }
+      private$assets <- c(private$assets, new)
+      invisible(NULL)
+    }
+  )
+)
+
+#' Create Comet Artifact object
+#'
+#' Creates new Artifact object with provided parameters. After that, the
+#' Artifact object can be used to save assets and can be logged with an
+#' [`Experiment`].
+#'
+#' @param artifact_name (Required) Artifact name.
+#' @param artifact_type (Required) The artifact type, for example 'dataset'.
+#' @param artifact_version The version number to create, a semantic version
+#'   string such as `"1.2.0"` or `"1.2.0-beta"`. If not provided, a new version
+#'   number will be created automatically.
+#' @param aliases Aliases to attach to the future Artifact Version: a character
+#'   vector or a list of strings. Duplicates are removed.
+#' @param metadata Some additional meta-data to attach to the future Artifact
+#'   Version: a named list.
+#' @param version_tags Tags to be attached to the future Artifact Version: a
+#'   character vector or a list of strings. Duplicates are removed.
+#' @return An [`Artifact`] object.
+#' @examples
+#' artifact <- create_artifact(artifact_name = "my-model", artifact_type = "model",
+#'                             artifact_version = "1.0.0-rc1")
+#' artifact$get_artifact_version()
+#' @export
+create_artifact <- function(artifact_name,
+                            artifact_type,
+                            artifact_version = NULL,
+                            aliases = NULL,
+                            metadata = NULL,
+                            version_tags = NULL) {
+  Artifact$new(
+    artifact_name = artifact_name,
+    artifact_type = artifact_type,
+    artifact_version = artifact_version,
+    aliases = aliases,
+    metadata = metadata,
+    version_tags = version_tags
+  )
+}
+
+#' An Artifact Asset object
+#'
+#' @description
+#' The `ArtifactAsset` represent local or remote asset added to an [`Artifact`]
+#' object but not yet uploaded.
+#'
+#' @examples
+#' asset <- ArtifactAsset$new("models/model.rds", local_path = "model.rds", size = 1024)
+#' asset$get_logical_path()
+#' asset$get_asset_type()
+#' @export
+ArtifactAsset <- R6::R6Class(
+  classname = "ArtifactAsset",
+  cloneable = FALSE,
+  public = list(
+    #' @description
+    #' Creates a new `ArtifactAsset` object with provided parameters.
+    #' @param logical_path the logical file name.
+    #' @param overwrite If `TRUE` will overwrite all existing assets with the same name.
+    #' @param remote Is the asset a remote asset or not.
+    #' @param size The size if the asset of a non-remote asset (bytes, a double
+    #'   so sizes above 2 GiB are exact).
+    #' @param link The remote link if the asset is remote.
+    #' @param local_path The local file path if the asset is non-remote.
+    #' @param metadata The metadata to be associated with the asset.
+    #' @param asset_type The type of asset (`"asset"` when `NULL`).
+    initialize = function(logical_path,
+                          overwrite = FALSE,
+                          remote = FALSE,
+                          size = 0,
+                          link = NULL,
+                          local_path = NULL,
+                          metadata = NULL,
+                          asset_type = NULL) {
+      private$logical_path <- logical_path
+      private$overwrite <- overwrite
+      private$remote <- remote
+      private$size <- if (is.null(size)) 0 else as.numeric(size)
+      private$link <- link
+      private$local_path <- local_path
+      private$metadata <- metadata
+      private$asset_type <- asset_type %||% "asset"
+    },
+
+    #' @description
+    #' Asset local path if the asset is non-remote
+    get_local_path = function() {
+      private$local_path
+    },
+
+    #' @description
+    #' Asset logical file name
+    get_logical_path = function() {
+      private$logical_path
+    },
+
+    #' @description
+    #' Is the asset a remote asset or not
+    is_remote = function() {
+      private$remote
+    },
+
+    #' @description
+    #' Is the asset will overwrite existing asset with the same name.
+    has_overwrite = function() {
+      private$overwrite
+    },
+
+    #' @description
+    #' Asset size if the asset is a non-remote asset
+    get_size = function() {
+      private$size
+    },
+
+    #' @description
+    #' Asset remote link if the asset is remote or NULL
+    get_link = function() {
+      private$link
+    },
+
+    #' @description
+    #' Asset metadata
+    get_metadata = function() {
+      private$metadata
+    },
+
+    #' @description
+    #' Asset type
+    get_asset_type = function() {
+      private$asset_type
+    }
+  ),
+  private = list(
+    logical_path = NULL,
+    overwrite = FALSE,
+    remote = FALSE,
+    size = 0,
+    link = NULL,
+    local_path = NULL,
+    metadata = NULL,
+    asset_type = NULL
+  )
+)
+
+# ---- checks shared by the artifact classes ----------------------------------------
+
+is_single_string <- function(x) is.character(x) && length(x) == 1L && !is.na(x)
+
+# Versions stay strings; they must look like semantic versions (MAJOR[.MINOR[.PATCH]]
+# with an optional -pre-release and +build part).
+semver_pattern <- paste0(
+  "^[0-9]+(\\.[0-9]+){0,2}",
+  "(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?",
+  "(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$"
+)
+
+check_version <- function(version, arg = "artifact_version") {
+  if (is.null(version)) return(NULL)
+  if (inherits(version, "numeric_version")) version <- as.character(version)
+  if (is.numeric(version) && length(version) == 1L && !is.na(version)) {
+    version <- format(version, scientific = FALSE, trim = TRUE)
+  }
+  if (!is_single_string(version) || !grepl(semver_pattern, version)) {
+    cometr_abort(
+      sprintf("Invalid %s '%s': expected a semantic version such as \"1.2.0\" or \"1.2.0-beta\"",
+              arg, paste(format(version), collapse = " ")),
+      "cometr_input_error", argument = arg
+    )
+  }
+  version
+}
+
+# Aliases and tags: NULL, a character vector or a list of strings; kept as a list of
+# unique strings, in order.
+check_labels <- function(x, arg) {
+  if (is.null(x)) return(NULL)
+  ok <- (is.character(x) && !anyNA(x)) ||
+    (is.list(x) && all(vapply(x, is_single_string, logical(1))))
+  if (!ok) {
+    cometr_abort(sprintf("%s is not a list of strings: %s", arg,
+                         paste(format(x), collapse = ", ")),
+                 "cometr_input_error", argument = arg)
+  }
+  as.list(unique(as.character(unlist(x, use.names = FALSE))))
+}
+
+check_metadata <- function(x, arg = "metadata") {
+  if (is.null(x)) return(NULL)
+  if (!is.list(x)) {
+    cometr_abort(sprintf("Invalid %s, expecting list: %s", arg, paste(format(x), collapse = " ")),
+                 "cometr_input_error", argument = arg)
+  }
+  x
+}
+
+# Logical paths name files below a download folder, so they must be plain relative
+# paths: no `..`, no absolute paths, drive letters, backslashes or empty segments.
+logical_path_problem <- function(path) {
+  if (!is_single_string(path)) return("is not a single string")
+  problem <- rust_logical_path_problem(path)
+  if (nzchar(problem)) problem else NULL
+}
+
+check_logical_path <- function(path, arg = "logical_path") {
+  problem <- logical_path_problem(path)
+  if (!is.null(problem)) {
+    cometr_abort(sprintf("Unsafe logical path '%s': it %s", paste(format(path), collapse = " "),
+                         problem),
+                 "cometr_input_error", argument = arg, logical_path = path)
+  }
+  path
+}
+
+file_size <- function(path) as.numeric(file.info(path, extra_cols = FALSE)$size)
+
+# The name of a remote asset when none is given: the last part of its URI.
+remote_name <- function(uri) {
+  if (is.null(uri) || length(uri) != 1L || is.na(uri)) return("remote")
+  name <- basename(sub("/+$", "", uri))
+  if (!nzchar(name) || grepl(":$", name)) "remote" else name
+}
+
+# Sizes as cometr 0.4.0 prints them: 255B, 19.24KB, 12.62MB.
+human_size <- function(bytes) {
+  units <- c("B", "KB", "MB", "GB", "TB", "PB")
+  k <- 0L
+  while (k < length(units) - 1L && bytes / 1024^(k + 1L) > 1) k <- k + 1L
+  if (k == 0L) return(paste0(format(bytes, scientific = FALSE), "B"))
+  paste0(round(bytes / 1024^k, 2), units[[k + 1L]])
+}

@@ -1,0 +1,572 @@
+# Artifacts as the server has them: a LoggedArtifact is one version of an artifact,
+# its LoggedArtifactAssets are the files and links stored in that version. Every call
+# they make uses the API key they were obtained with.
+
+#' A Logged Comet Artifact object
+#'
+#' @description
+#' Comet Artifacts allow keeping track of assets beyond any particular experiment.
+#' The `LoggedArtifact` is a Comet [`Artifact`] that already logged to the Comet
+#' servers and can be used to access the artifact version assets and download
+#' them locally.
+#'
+#' @examples
+#' srv <- local_server()
+#' key <- call_api("/write/experiment/create", "POST",
+#'                 list(projectName = "demo", workspaceName = "local"))$experimentKey
+#' f <- tempfile(fileext = ".txt")
+#' writeLines("hello", f)
+#' artifact <- create_artifact("greetings", "dataset", aliases = "best")
+#' artifact$add(f, logical_path = "hello.txt")
+#' logged <- cometr:::artifact_log(key, artifact, NULL)
+#' logged$get_artifact_version()
+#' copy <- logged$download(tempfile())
+#' readLines(copy$get_assets()[[1]]$get_local_path())
+#' srv$stop()
+#' @export
+LoggedArtifact <- R6::R6Class(
+  classname = "LoggedArtifact",
+  cloneable = FALSE,
+  public = list(
+    #' @description
+    #' Creates new `LoggedArtifact` object with provided parameters. Do not use
+    #' this method directly. Use `Experiment$get_artifact()` to retrieve
+    #' `LoggedArtifact`.
+    #' @param artifact_name (Required) Artifact name.
+    #' @param artifact_type (Required) The artifact type.
+    #' @param artifact_id (Required) The ID of artifact.
+    #' @param artifact_version_id (Required) The ID of Artifact Version.
+    #' @param workspace (Required) The workspace where artifact saved.
+    #' @param experiment_key (Required) The ID of the associated experiment.
+    #' @param artifact_version (Required) The latest artifact version (a string).
+    #' @param aliases (Required) List of Artifact Version aliases.
+    #' @param artifact_tags (Required) The list of artifact tags.
+    #' @param version_tags (Required) List of Artifact Version tags.
+    #' @param size (Required) The total size of logged artifact version. It is
+    #'   the sum of all the artifact version assets.
+    #' @param metadata The meta-data of Artifact Version.
+    #' @param source_experiment_key The ID of the experiment that created this
+    #'   artifact version.
+    initialize = function(artifact_name,
+                          artifact_type,
+                          artifact_id,
+                          artifact_version_id,
+                          workspace,
+                          experiment_key,
+                          artifact_version,
+                          aliases,
+                          artifact_tags,
+                          version_tags,
+                          size,
+                          metadata = NULL,
+                          source_experiment_key = NULL) {
+      private$artifact_name <- artifact_name
+      private$artifact_type <- artifact_type
+      private$artifact_id <- artifact_id
+      private$artifact_version_id <- artifact_version_id
+      private$workspace <- workspace
+      private$experiment_key <- experiment_key
+      private$artifact_version <- if (is.null(artifact_version)) NULL else as.character(artifact_version)
+      private$aliases <- aliases
+      private$artifact_tags <- artifact_tags
+      private$version_tags <- version_tags
+      private$size_bytes <- as.numeric(size %||% 0)
+      private$metadata <- metadata
+      private$source_experiment_key <- source_experiment_key
+    },
+
+    #' @description
+    #' Get the name of the artifact.
+    get_artifact_name = function() {
+      private$artifact_name
+    },
+
+    #' @description
+    #' Get the type of the artifact.
+    get_artifact_type = function() {
+      private$artifact_type
+    },
+
+    #' @description
+    #' Get the version of the artifact (a string such as `"1.2.0"`).
+    get_artifact_version = function() {
+      private$artifact_version
+    },
+
+    #' @description
+    #' Get the ID of the artifact.
+    get_artifact_id = function() {
+      private$artifact_id
+    },
+
+    #' @description
+    #' Get the tags of the artifact.
+    get_artifact_tags = function() {
+      private$artifact_tags
+    },
+
+    #' @description
+    #' Get the aliases of the artifact version.
+    get_aliases = function() {
+      private$aliases
+    },
+
+    #' @description
+    #' Get the metadata of the artifact.
+    get_metadata = function() {
+      private$metadata
+    },
+
+    #' @description
+    #' Get the list of tags of the artifact version.
+    get_version_tags = function() {
+      private$version_tags
+    },
+
+    #' @description
+    #' Get the workspace of the Artifact.
+    get_workspace = function() {
+      private$workspace
+    },
+
+    #' @description
+    #' The ID of current Artifact Version
+    get_artifact_version_id = function() {
+      private$artifact_version_id
+    },
+
+    #' @description
+    #' The ID of the experiment that created this artifact version.
+    get_source_experiment_key = function() {
+      private$source_experiment_key
+    },
+
+    #' @description
+    #' The ID of the associated experiment.
+    get_experiment_key = function() {
+      private$experiment_key
+    },
+
+    #' @description
+    #' Get/set artifact size.
+    #' @param size The new size for the Artifact or NULL if retrieving existing
+    #'   size of the Artifact.
+    size = function(size = NULL) {
+      if (!is.null(size)) private$size_bytes <- as.numeric(size)
+      private$size_bytes
+    },
+
+    #' @description
+    #' Get the list of all [`LoggedArtifactAsset`] that have been logged with
+    #' this `LoggedArtifact` from Comet server.
+    get_assets = function() {
+      lapply(private$list_files(), private$as_logged_asset)
+    },
+
+    #' @description
+    #' Get the list of remote [`LoggedArtifactAsset`] that have been logged with
+    #' this `LoggedArtifact` from Comet server.
+    get_remote_assets = function() {
+      files <- Filter(function(f) isTRUE(f$remote), private$list_files())
+      lapply(files, private$as_logged_asset)
+    },
+
+    #' @description
+    #' Update the logged artifact tags
+    #' @param artifact_tags The new tags for the artifact
+    update_artifact_tags = function(artifact_tags) {
+      tags <- check_labels(artifact_tags, "artifact_tags") %||% list()
+      comet_http("/write/artifacts/details", "POST", api_key = private$key(),
+                 body = to_json(list(artifactId = private$artifact_id, tags = tags)))
+      private$artifact_tags <- tags
+      invisible(self)
+    },
+
+    #' @description
+    #' Update the logged artifact version tags
+    #' @param version_tags The new tags for the artifact version
+    update_version_tags = function(version_tags) {
+      tags <- check_labels(version_tags, "version_tags") %||% list()
+      comet_http("/write/artifacts/version/labels", "POST", api_key = private$key(),
+                 body = to_json(list(artifactVersionId = private$artifact_version_id,
+                                     versionTags = tags)))
+      private$version_tags <- tags
+      invisible(self)
+    },
+
+    #' @description
+    #' Update the logged artifact version aliases
+    #' @param aliases The new aliases for the artifact version
+    update_aliases = function(aliases) {
+      aliases <- check_labels(aliases, "aliases") %||% list()
+      comet_http("/write/artifacts/version/labels", "POST", api_key = private$key(),
+                 body = to_json(list(artifactVersionId = private$artifact_version_id,
+                                     alias = aliases)))
+      private$aliases <- aliases
+      invisible(self)
+    },
+
+    #' @description
+    #' Download the current Artifact Version assets to a given directory (or a
+    #' temporary directory by default). This downloads only non-remote assets;
+    #' remote ones are listed in the result with their links. Every file is
+    #' written to a temporary file beside its target first and moved into place
+    #' only once complete, so a failed download leaves no partial file.
+    #' @param path Where to download artifact version assets. If not provided,
+    #'   one new temporary folder is used for all of them.
+    #' @param overwrite_strategy One of the three possible strategies to handle
+    #'   conflict when trying to download an artifact version asset to a path
+    #'   with an existing file:
+    #'   * `FALSE` or `"FAIL"` (the default): if the existing file's content is
+    #'     different, raise an error of class `cometr_transfer_error` and leave
+    #'     the file as it was; if it is identical, keep it.
+    #'   * `"PRESERVE"`: keep the existing file, with a warning of class
+    #'     `cometr_preserve_warning` if its content may differ.
+    #'   * `TRUE` or `"OVERWRITE"`: replace the existing file, once the new
+    #'     content has been completely downloaded.
+    #' @return An [`Artifact`] object holding one [`ArtifactAsset`] per file,
+    #'   pointing at the downloaded files (and at the links of remote assets).
+    download = function(path = NULL, overwrite_strategy = FALSE) {
+      strategy <- overwrite_strategy_value(overwrite_strategy)
+      if (!is.null(path)) check_string(path, "path")
+      files <- private$list_files()
+      # Every name is checked before anything is written.
+      for (f in files) check_logical_path(f$fileName, "fileName")
+      root <- path %||% tempfile("cometr-artifact-")
+      result <- Artifact$new(private$artifact_name, private$artifact_type)
+      local <- Filter(function(f) !isTRUE(f$remote), files)
+      message(sprintf("Downloading %d assets of the Artifact '%s'", length(local),
+                      private$full_name()))
+      for (f in files) {
+        if (isTRUE(f$remote)) {
+          result$add_asset(ArtifactAsset$new(
+            logical_path = f$fileName, overwrite = FALSE, remote = TRUE, size = 0,
+            link = f$link, local_path = NULL, metadata = decode_metadata(f$metadata),
+            asset_type = f$type %||% "asset"
+          ))
+        } else {
+          result$add_asset(download_asset_file(
+            asset_id = f$assetId, experiment_key = private$experiment_key,
+            artifact_version_id = private$artifact_version_id,
+            size = as.numeric(f$fileSize %||% -1), checksum = file_checksum(f),
+            root = root, file_name = f$fileName, strategy = strategy,
+            metadata = decode_metadata(f$metadata), asset_type = f$type %||% "asset",
+            api_key = private$key()
+          ))
+        }
+      }
+      result
+    }
+  ),
+  private = list(
+    artifact_name = NULL,
+    artifact_type = NULL,
+    artifact_id = NULL,
+    artifact_version_id = NULL,
+    workspace = NULL,
+    experiment_key = NULL,
+    artifact_version = NULL,
+    aliases = NULL,
+    artifact_tags = NULL,
+    version_tags = NULL,
+    size_bytes = 0,
+    metadata = NULL,
+    source_experiment_key = NULL,
+    # The API key is held by a function, so that printing the object never shows it.
+    api_key_fn = NULL,
+    key = function() if (is.null(private$api_key_fn)) NULL else private$api_key_fn(),
+
+    full_name = function() {
+      artifact_full_name(private$workspace, private$artifact_name, private$artifact_version)
+    },
+
+    list_files = function() {
+      res <- comet_get("/artifacts/version/files",
+                       list(workspace = private$workspace,
+                            artifactName = private$artifact_name,
+                            version = private$artifact_version),
+                       api_key = private$key())
+      res$files %||% list()
+    },
+
+    as_logged_asset = function(f) {
+      asset <- LoggedArtifactAsset$new(
+        logical_path = f$fileName,
+        remote = isTRUE(f$remote),
+        size = as.numeric(f$fileSize %||% 0),
+        metadata = decode_metadata(f$metadata),
+        asset_type = f$type %||% "asset",
+        id = f$assetId,
+        artifact_version_id = private$artifact_version_id,
+        artifact_id = private$artifact_id,
+        experiment_key = private$experiment_key,
+        link = f$link
+      )
+      set_private(asset, api_key_fn = private$api_key_fn, checksum = file_checksum(f))
+      asset
+    }
+  )
+)
+
+#' An Artifact Asset object that was already logged.
+#'
+#' @description
+#' The `LoggedArtifactAsset` represent local or remote asset already logged with
+#' particular `Artifact` to the Comet. Get them with `LoggedArtifact$get_assets()`.
+#'
+#' @examples
+#' srv <- local_server()
+#' key <- call_api("/write/experiment/create", "POST",
+#'                 list(projectName = "demo", workspaceName = "local"))$experimentKey
+#' f <- tempfile()
+#' writeBin(as.raw(1:10), f)
+#' artifact <- create_artifact("bytes", "dataset")
+#' artifact$add(f, logical_path = "data/bytes.bin")
+#' logged <- cometr:::artifact_log(key, artifact, NULL)
+#' asset <- logged$get_assets()[[1]]
+#' asset$get_size()
+#' copy <- asset$download(tempfile())
+#' copy$get_local_path()
+#' srv$stop()
+#' @export
+LoggedArtifactAsset <- R6::R6Class(
+  classname = "LoggedArtifactAsset",
+  inherit = ArtifactAsset,
+  cloneable = FALSE,
+  public = list(
+    #' @description
+    #' Creates a new `LoggedArtifactAsset` object with provided parameters.
+    #' @param logical_path the logical file name.
+    #' @param remote Is the asset a remote asset or not.
+    #' @param size The size if the asset of a non-remote asset.
+    #' @param metadata The metadata to be associated with the asset.
+    #' @param asset_type The type of asset.
+    #' @param id The ID of the asset
+    #' @param artifact_version_id The ID of Artifact Version associated with this asset.
+    #' @param artifact_id The ID of Artifact associated with this asset.
+    #' @param experiment_key The experiment key of the experiment that logged this asset.
+    #' @param link The remote link if the asset is remote.
+    initialize = function(logical_path,
+                          remote,
+                          size,
+                          metadata,
+                          asset_type,
+                          id,
+                          artifact_version_id,
+                          artifact_id,
+                          experiment_key,
+                          link = NULL) {
+      super$initialize(
+        logical_path = logical_path,
+        overwrite = FALSE,
+        remote = remote,
+        size = size,
+        link = link,
+        local_path = NULL,
+        metadata = metadata,
+        asset_type = asset_type
+      )
+      private$id <- id
+      private$artifact_version_id <- artifact_version_id
+      private$artifact_id <- artifact_id
+      private$experiment_key <- experiment_key
+    },
+
+    #' @description
+    #' Asset unique ID
+    get_id = function() {
+      private$id
+    },
+
+    #' @description
+    #' The ID of Artifact Version associated with this asset
+    get_artifact_version_id = function() {
+      private$artifact_version_id
+    },
+
+    #' @description
+    #' The ID of Artifact associated with this asset
+    get_artifact_id = function() {
+      private$artifact_id
+    },
+
+    #' @description
+    #' Download the asset to a given full path or directory.
+    #' @param local_path The root folder to which to download. If `NULL`, a new
+    #'   temporary folder.
+    #' @param logical_path The path relative to the root `local_path` to use. If
+    #'   `NULL`, the asset's own logical path. It must stay inside the root: a
+    #'   path with `..`, an absolute path or a drive letter is an error of class
+    #'   `cometr_input_error`.
+    #' @param overwrite_strategy can be `FALSE`, `"FAIL"`, `"PRESERVE"` or
+    #'   `"OVERWRITE"` and follows the same semantics for overwrite strategy as
+    #'   `LoggedArtifact$download()`.
+    #' @return [`ArtifactAsset`] holding information about downloaded asset data file.
+    download = function(local_path = NULL,
+                        logical_path = NULL,
+                        overwrite_strategy = FALSE) {
+      strategy <- overwrite_strategy_value(overwrite_strategy)
+      name <- logical_path %||% private$logical_path
+      if (isTRUE(private$remote)) {
+        cometr_abort(
+          sprintf(paste0("Failed to download remote asset '%s'. Please use asset's URI to ",
+                         "download it directly from: '%s'"), name, private$link %||% ""),
+          c("cometr_remote_asset_error", "cometr_input_error"), link = private$link
+        )
+      }
+      check_string(local_path, "local_path")
+      check_logical_path(name, "logical_path")
+      download_asset_file(
+        asset_id = private$id, experiment_key = private$experiment_key,
+        artifact_version_id = private$artifact_version_id, size = private$size,
+        checksum = private$checksum, root = local_path %||% tempfile("cometr-asset-"),
+        file_name = name, strategy = strategy, metadata = private$metadata,
+        asset_type = private$asset_type, api_key = private$key()
+      )
+    }
+  ),
+  private = list(
+    id = NULL,
+    artifact_version_id = NULL,
+    artifact_id = NULL,
+    experiment_key = NULL,
+    checksum = NULL,
+    api_key_fn = NULL,
+    key = function() if (is.null(private$api_key_fn)) NULL else private$api_key_fn()
+  )
+)
+
+# ---- helpers -------------------------------------------------------------------------
+
+# Internal state that the public constructors (whose formals are fixed) cannot take.
+set_private <- function(obj, ...) {
+  vals <- list(...)
+  priv <- obj$.__enclos_env__$private
+  for (n in names(vals)) assign(n, vals[[n]], envir = priv)
+  invisible(obj)
+}
+
+key_holder <- function(api_key) {
+  force(api_key)
+  function() api_key
+}
+
+artifact_full_name <- function(workspace, name, version = NULL) {
+  paste0(if (!is.null(workspace)) paste0(workspace, "/"), name,
+         if (!is.null(version)) paste0(":", version))
+}
+
+decode_metadata <- function(x) {
+  if (is.null(x) || is.list(x)) return(x)
+  if (!is.character(x) || length(x) != 1L || is.na(x) || !nzchar(x)) return(NULL)
+  tryCatch(jsonlite::parse_json(x, simplifyVector = FALSE), error = function(e) x)
+}
+
+# A SHA-1 the server gave for a file, if any (the local server lists one as `checksum`).
+file_checksum <- function(f) {
+  ck <- f$checksum
+  if (is.character(ck) && length(ck) == 1L && grepl("^[0-9a-fA-F]{40}$", ck)) tolower(ck) else NULL
+}
+
+overwrite_strategy_value <- function(x) {
+  if (isTRUE(x)) return("OVERWRITE")
+  if (isFALSE(x)) return("FAIL")
+  if (is.character(x) && length(x) == 1L && !is.na(x) &&
+      toupper(x) %in% c("FAIL", "PRESERVE", "OVERWRITE")) {
+    return(toupper(x))
+  }
+  cometr_abort(sprintf("Unsupported overwrite_strategy value: %s", paste(format(x), collapse = " ")),
+               "cometr_input_error", argument = "overwrite_strategy")
+}
+
+sha1_file <- function(path) {
+  res <- rust_sha1_file(path)
+  if (!isTRUE(res$ok)) cometr_abort(res$message, "cometr_input_error")
+  res$value
+}
+
+sha256_file <- function(path) {
+  res <- rust_sha256_file(path)
+  if (!isTRUE(res$ok)) cometr_abort(res$message, "cometr_input_error")
+  res$value
+}
+
+# Stream a GET answer to `root/file_name` (through a temporary file beside it).
+transfer_download <- function(endpoint, params, root, file_name, expected_size = NULL,
+                              expected_sha1 = NULL, api_key = NULL) {
+  key <- api_key_value(api_key)
+  q <- encode_query(params)
+  size <- if (length(expected_size) == 1L && !is.na(expected_size) && expected_size >= 0) {
+    as.numeric(expected_size)
+  } else {
+    -1
+  }
+  log_message("DEBUG", "Download from API endpoint ", endpoint)
+  res <- rust_download(rest_url(endpoint), key, q$names, q$values, root, file_name, size,
+                       expected_sha1)
+  if (!isTRUE(res$ok)) {
+    if (identical(res$kind, "input")) {
+      cometr_abort(paste0("Cannot download '", file_name, "': ", res$message),
+                   "cometr_input_error", endpoint = endpoint)
+    }
+    cometr_abort(paste0("Failed to download '", file_name, "': ", res$message),
+                 "cometr_transfer_error", endpoint = endpoint)
+  }
+  if (res$status < 200L || res$status >= 300L) http_failure(res, "GET", endpoint)
+  res
+}
+
+# One file of an artifact version to `root/file_name`, following the overwrite strategy.
+download_asset_file <- function(asset_id, experiment_key, artifact_version_id, size, checksum,
+                                root, file_name, strategy, metadata, asset_type, api_key) {
+  check_logical_path(file_name, "logical_path")
+  target <- file.path(root, file_name)
+  if (dir.exists(target)) {
+    cometr_abort(sprintf("Cannot write Asset '%s' on path '%s': it is a folder.", file_name, target),
+                 "cometr_input_error", path = target)
+  }
+  existed <- file.exists(target)
+  params <- list(experimentKey = experiment_key, assetId = asset_id,
+                 artifactVersionId = artifact_version_id)
+  fetch <- function(name, expect_sha1 = checksum) {
+    transfer_download("/experiment/asset/get-asset", params, root, name,
+                      expected_size = size, expected_sha1 = expect_sha1, api_key = api_key)
+  }
+  downloaded <- function() {
+    ArtifactAsset$new(logical_path = file_name, overwrite = FALSE, remote = FALSE,
+                      size = file_size(target), local_path = target, metadata = metadata,
+                      asset_type = asset_type)
+  }
+  if (existed && strategy == "PRESERVE") {
+    if (is.null(checksum) || !identical(sha1_file(target), checksum)) {
+      cometr_warn(sprintf(paste0("Preserving original Artifact asset '%s' at file '%s' due to ",
+                                 "selected overwrite strategy."), file_name, target),
+                  "cometr_preserve_warning", path = target)
+    }
+    return(downloaded())
+  }
+  if (existed && strategy == "FAIL") {
+    local <- sha1_file(target)
+    if (!is.null(checksum)) {
+      same <- identical(local, checksum)
+    } else {
+      # Compare with the server's bytes, fetched beside the target and then removed.
+      folder <- dirname(file_name)
+      probe <- sprintf(".cometr-compare-%s", basename(tempfile("")))
+      if (folder != ".") probe <- paste(folder, probe, sep = "/")
+      res <- fetch(probe)
+      on.exit(unlink(res$path), add = TRUE)
+      same <- identical(res$sha1, local)
+    }
+    if (!same) {
+      cometr_abort(sprintf("Cannot write Asset '%s' on path '%s', a file already exists.",
+                           file_name, target),
+                   "cometr_transfer_error", path = target)
+    }
+    return(downloaded())
+  }
+  message(sprintf("Downloading Artifact asset '%s' to file '%s'", file_name, target))
+  fetch(file_name)
+  if (existed) message(sprintf("File '%s' has been overwritten by asset '%s'.", target, file_name))
+  downloaded()
+}
