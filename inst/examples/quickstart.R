@@ -46,9 +46,10 @@ exp$stop()
 cat("\n== What was recorded ==\n")
 cat("Experiment:", exp$get_url(), "\n")
 summary <- exp$get_metrics_summary()$values
+or_dash <- function(x) if (is.null(x)) "-" else x
 for (m in summary) {
   cat(sprintf("metric %-8s last %s  min %s  max %s  (steps %s..%s)\n", m$name,
-              m$valueCurrent, m$valueMin, m$valueMax, m$stepMin, m$stepMax))
+              m$valueCurrent, m$valueMin, m$valueMax, or_dash(m$stepMin), or_dash(m$stepMax)))
 }
 cat("points of 'loss':", length(exp$get_metric("loss")$metrics), "\n")
 for (p in exp$get_parameters()$values) cat("parameter", p$name, "=", p$valueCurrent, "\n")
