@@ -4,9 +4,10 @@
 #' @useDynLib cometr, .registration = TRUE
 NULL
 
-#' Send one HTTP request and return the whole answer.
+#' Send one HTTP request and return the whole answer, retrying transient failures
+#' for up to `retry_seconds`.
 #' @noRd
-rust_http <- function(method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values) .Call(wrap__rust_http, method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values)
+rust_http <- function(method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds) .Call(wrap__rust_http, method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds)
 
 #' Set the User-Agent header sent with every request.
 #' @noRd
@@ -43,6 +44,11 @@ rust_server_stop <- function(id) .Call(wrap__rust_server_stop, id)
 #' Script a failure on a running local server (for tests of error handling).
 #' @noRd
 rust_server_fault <- function(id, path, status, body, content_type, times) .Call(wrap__rust_server_fault, id, path, status, body, content_type, times)
+
+#' Set random failures on a running local server (`settings` is a JSON object; "" clears).
+#' Returns "" or an error message.
+#' @noRd
+rust_server_chaos <- function(id, settings) .Call(wrap__rust_server_chaos, id, settings)
 
 #' Open a queue and background sender for one experiment; returns its id.
 #' @noRd

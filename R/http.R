@@ -35,6 +35,15 @@ encode_body <- function(params) {
   to_json(params)
 }
 
+# How long a request keeps retrying transient failures (no answer, 429, 5xx), in
+# seconds: option `cometr.retry_timeout`, else the COMET_RETRY_TIMEOUT configuration,
+# else 60. 0 turns retries off.
+retry_budget <- function() {
+  value <- getOption("cometr.retry_timeout") %||% config_value("COMET_RETRY_TIMEOUT", quiet = TRUE)
+  value <- suppressWarnings(as.numeric(value %||% 60))
+  if (length(value) != 1L || is.na(value) || value < 0) 60 else value
+}
+
 multipart_endpoints <- c("/write/experiment/upload-asset", "/write/experiment/git/patch")
 
 # Send a request to the REST API (or, with `url`, anywhere) and return the raw answer
@@ -53,7 +62,8 @@ comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL
   form <- drop_nulls(form)
   log_message("DEBUG", "Call to API endpoint ", endpoint)
   res <- rust_http(method, url, key, q$names, q$values, body, gzip, multipart,
-                   file, as.character(names(form)), as.character(unlist(form, use.names = FALSE)))
+                   file, as.character(names(form)), as.character(unlist(form, use.names = FALSE)),
+                   retry_budget())
   if (!isTRUE(res$ok)) {
     if (identical(res$kind, "input")) {
       cometr_abort(paste0("Error calling Comet API: ", res$message), "cometr_input_error",

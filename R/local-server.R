@@ -20,6 +20,17 @@
 #' @param block If `TRUE`, serve until interrupted (Ctrl+C), then stop. This runs
 #'   the server as a service:
 #'   `Rscript -e 'cometr::local_server(port = 8080, dir = "runs", block = TRUE)'`.
+#' @param faults `NULL`, or a named list of failures to inject at random, to
+#'   test how a client copes with an unreliable network and service:
+#'   `error_rate` (fraction of requests answered with `error_status`, default
+#'   503), `throttle_rate` (fraction answered 429 with a `Retry-After-Custom`
+#'   header of `retry_after` seconds), `drop_before_rate` (fraction whose
+#'   connection drops before the request is served), `drop_after_rate`
+#'   (fraction served whose answer is then lost), `latency_ms` (added to every
+#'   answer), `down_after` and `down_for` (seconds: the server drops every
+#'   connection for `down_for` seconds, starting `down_after` seconds from now),
+#'   and `paths` (only endpoints whose path contains this text are affected).
+#'   Change them later with `$set_faults()`.
 #' @return An object with fields `$url` (the value for `COMET_URL_OVERRIDE`),
 #'   `$dir` and `$port`, and a method `$stop()`. Invisibly when `block = TRUE`.
 #' @examples
@@ -32,7 +43,7 @@
 #' srv$stop()
 #' @export
 local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NULL,
-                         activate = TRUE, block = FALSE) {
+                         activate = TRUE, block = FALSE, faults = NULL) {
   if (!is.null(dir)) check_string(dir, "dir")
   if (!is.numeric(port) || length(port) != 1L || is.na(port) || port < 0 ||
       port > 65535 || port != trunc(port)) {
@@ -52,6 +63,12 @@ local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NU
   }
   srv <- LocalServer$new(res$id, res$port, host, dir, api_key)
   server_registry[[as.character(res$id)]] <- srv
+  if (!is.null(faults)) {
+    tryCatch(srv$set_faults(faults), error = function(e) {
+      srv$stop()
+      stop(e)
+    })
+  }
   if (activate) srv$activate()
   if (block) {
     on.exit(srv$stop(), add = TRUE)
@@ -120,6 +137,15 @@ LocalServer <- R6::R6Class("cometr_local_server",
                                      code = as.integer(status)))
       rust_server_fault(private$id, path, as.integer(status), body, content_type,
                         as.integer(times))
+      invisible(self)
+    },
+    # Replace the random failures (a named list, see local_server()); NULL clears them.
+    set_faults = function(faults = NULL) {
+      if (!is.null(faults) && (!is.list(faults) || is.null(names(faults)) || any(!nzchar(names(faults))))) {
+        abort_input("faults", "must be a named list")
+      }
+      err <- rust_server_chaos(private$id, if (is.null(faults)) "" else to_json(faults))
+      if (nzchar(err)) abort_input("faults", err)
       invisible(self)
     },
     print = function(...) {

@@ -28,6 +28,7 @@ test_that("a wrong API key gives a 401 cometr_http_error without the key", {
 test_that("403, 404 and 500 answers are classed errors naming endpoint and status", {
   srv <- local_test_server()
   withr::local_envvar(COMET_API_KEY = key)
+  withr::local_options(cometr.retry_timeout = 0)
   for (status in c(403L, 500L)) {
     srv$inject_fault("workspaces", status = status)
     err <- expect_error(get_workspaces(), class = "cometr_http_error")
@@ -73,4 +74,35 @@ test_that("numbers in query strings are never in scientific notation", {
   expect_identical(cometr:::query_value(0.1, "x"), "0.1")
   expect_identical(cometr:::query_value(TRUE, "x"), "true")
   expect_error(cometr:::query_value(c(1, 2), "x"), class = "cometr_input_error")
+})
+
+test_that("transient failures are retried: 500, 503, 429 with Retry-After-Custom, drops", {
+  srv <- local_test_server()
+  srv$inject_fault("workspaces", status = 500L)
+  srv$inject_fault("workspaces", status = 503L)
+  expect_true("local" %in% unlist(get_workspaces()$workspaceNames))
+  srv$inject_fault("projects", status = 429L, times = 1L)
+  expect_silent(get_projects())
+  # A 400, 401, 403 or 404 is not retried.
+  srv$inject_fault("workspaces", status = 400L, times = 1L)
+  expect_error(get_workspaces(), class = "cometr_http_400")
+  expect_silent(get_workspaces())
+  # Dropped connections are retried too.
+  srv$set_faults(list(drop_before_rate = 0.5, paths = "workspaces"))
+  for (i in 1:10) expect_true("local" %in% unlist(get_workspaces()$workspaceNames))
+  srv$set_faults(NULL)
+  # The budget bounds the time spent.
+  srv$inject_fault("workspaces", status = 503L, times = 1000L)
+  withr::local_options(cometr.retry_timeout = 1)
+  t <- system.time(expect_error(get_workspaces(), class = "cometr_http_503"))[["elapsed"]]
+  expect_lt(t, 5)
+})
+
+test_that("fault settings are validated", {
+  srv <- local_test_server()
+  expect_error(srv$set_faults(list(error_rate = 2)), class = "cometr_input_error")
+  expect_error(srv$set_faults(list(no_such = 1)), "unknown fault setting", class = "cometr_input_error")
+  expect_error(srv$set_faults(list(0.1)), class = "cometr_input_error")
+  expect_error(local_server(faults = list(error_rate = -1), activate = FALSE),
+               class = "cometr_input_error")
 })

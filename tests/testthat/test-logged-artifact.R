@@ -250,7 +250,9 @@ test_that("a failed upload marks the version ERROR and raises a transfer error",
   a <- create_artifact("broken", "dataset")
   a$add(f, logical_path = "a.txt")
   a$add(f, logical_path = "b.txt")
-  srv$inject_fault("write/experiment/upload-asset", 500L)
+  # A failure that persists beyond the retries.
+  srv$inject_fault("write/experiment/upload-asset", 500L, times = 1000L)
+  withr::local_options(cometr.retry_timeout = 0.5)
   err <- expect_error(suppressMessages(cometr:::artifact_log(key, a, NULL)),
                       "Failed to log Artifact", class = "cometr_transfer_error")
   expect_type(err$artifact_version_id, "character")

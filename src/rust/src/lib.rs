@@ -22,7 +22,8 @@ fn failure(kind: &str, message: &str) -> Robj {
     list!(ok = false, kind = kind, message = logging::redact(message)).into_robj()
 }
 
-/// Send one HTTP request and return the whole answer.
+/// Send one HTTP request and return the whole answer, retrying transient failures
+/// for up to `retry_seconds`.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -38,6 +39,7 @@ fn rust_http(
     file_part: Nullable<String>,
     form_names: Vec<String>,
     form_values: Vec<String>,
+    retry_seconds: f64,
 ) -> Robj {
     let req = client::Request {
         method: method.to_string(),
@@ -50,7 +52,8 @@ fn rust_http(
         file_part: file_part.into_option(),
         form: pairs(form_names, form_values),
     };
-    match client::send_blocking(&req) {
+    let budget = std::time::Duration::from_secs_f64(retry_seconds.clamp(0.0, 86_400.0));
+    match client::send_blocking(&req, budget) {
         Ok(resp) => {
             let (hn, hv): (Vec<String>, Vec<String>) = resp.headers.into_iter().unzip();
             list!(
@@ -145,6 +148,28 @@ fn rust_server_start(dir: &str, host: &str, port: i32, api_key: Nullable<String>
     match server::start(std::path::PathBuf::from(dir), host, port as u16, key) {
         Ok((id, port)) => list!(ok = true, id = id, port = port as i32).into_robj(),
         Err(m) => failure("server", &m),
+    }
+}
+
+/// Set random failures on a running local server (`settings` is a JSON object; "" clears).
+/// Returns "" or an error message.
+/// @noRd
+#[extendr]
+fn rust_server_chaos(id: i32, settings: &str) -> String {
+    let parsed = if settings.is_empty() {
+        Ok(None)
+    } else {
+        server::chaos::Settings::from_json(settings).map(Some)
+    };
+    match parsed {
+        Ok(s) => {
+            if server::set_chaos(id, s) {
+                String::new()
+            } else {
+                "the server is not running".into()
+            }
+        }
+        Err(e) => e,
     }
 }
 
@@ -490,6 +515,7 @@ extendr_module! {
     fn rust_server_start;
     fn rust_server_stop;
     fn rust_server_fault;
+    fn rust_server_chaos;
     fn rust_stream_open;
     fn rust_stream_metric;
     fn rust_stream_parameter;

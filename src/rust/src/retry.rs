@@ -42,6 +42,18 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_headers() {
+        use crate::client::retry_after;
+        let h = vec![("Retry-After-Custom".to_string(), "3".to_string())];
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        let h = vec![("retry-after".to_string(), "0.5".to_string())];
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        assert_eq!(retry_after(&[]), None);
+        let h = vec![("retry-after".to_string(), "soon".to_string())];
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
     fn backoff_grows_and_is_capped() {
         assert_eq!(backoff_with(0, 1.0), BASE);
         assert_eq!(backoff_with(2, 1.0), BASE * 4);

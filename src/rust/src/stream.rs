@@ -454,7 +454,7 @@ impl Stream {
                     msg.chars().take(300).collect::<String>()
                 );
                 if crate::retry::is_transient_status(r.status) || r.status >= 500 {
-                    Err(SendError::Transient(what, retry_after(&r.headers)))
+                    Err(SendError::Transient(what, client::retry_after(&r.headers)))
                 } else {
                     Err(SendError::Rejected(what))
                 }
@@ -694,21 +694,6 @@ fn prepend<T>(v: &mut Vec<T>, mut front: Vec<T>) {
     *v = front;
 }
 
-/// `Retry-After` (seconds) or Comet's `Retry-After-Custom`.
-fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after-custom"))
-        .or_else(|| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-        })
-        .and_then(|(_, v)| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(600.0)))
-}
-
 /// Comet's encoding of metric values: numbers as numbers, NaN and infinities as the
 /// strings the official SDK sends.
 pub fn number(x: f64) -> Value {
@@ -736,17 +721,6 @@ mod tests {
         assert_eq!(number(f64::NEG_INFINITY), json!("-Infinity"));
         assert_eq!(number(100000.0), json!(100000));
         assert_eq!(number(0.25), json!(0.25));
-    }
-
-    #[test]
-    fn retry_after_headers() {
-        let h = vec![("Retry-After-Custom".to_string(), "3".to_string())];
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        let h = vec![("retry-after".to_string(), "0.5".to_string())];
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
-        assert_eq!(retry_after(&[]), None);
-        let h = vec![("retry-after".to_string(), "soon".to_string())];
-        assert_eq!(retry_after(&h), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod artifacts;
 pub mod assets;
+pub mod chaos;
 pub mod experiment;
 pub mod general;
 pub mod store;
@@ -46,6 +47,65 @@ pub struct State {
     pub base_url: String,
     /// Scripted failures for tests of the client's error handling.
     pub faults: Mutex<Vec<Fault>>,
+    /// Random failures (error rates, throttling, drops, latency, down periods).
+    pub chaos: Mutex<Option<chaos::Settings>>,
+}
+
+/// Set (or clear, with `None`) the random failures of a running server.
+pub fn set_chaos(id: i32, settings: Option<chaos::Settings>) -> bool {
+    let Ok(all) = SERVERS.lock() else {
+        return false;
+    };
+    let Some((_, r)) = all.iter().find(|(i, _)| *i == id) else {
+        return false;
+    };
+    let set = r.state.chaos.lock().map(|mut c| *c = settings).is_ok();
+    set
+}
+
+/// An answer whose body fails at once: the client sees the connection drop.
+fn dropped() -> Response {
+    let body = Body::from_stream(futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "connection dropped by fault injection",
+        ))
+    }));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Apply the random failures around the real handler.
+async fn handle(state: Shared, req: axum::extract::Request) -> Response {
+    let settings = state.chaos.lock().ok().and_then(|c| c.clone());
+    let Some(settings) = settings.filter(|s| s.applies_to(req.uri().path())) else {
+        return serve(state, req).await;
+    };
+    if !settings.latency.is_zero() {
+        tokio::time::sleep(settings.latency).await;
+    }
+    match settings.decide(std::time::Instant::now(), chaos::unit()) {
+        chaos::Decision::Serve => serve(state, req).await,
+        chaos::Decision::Error(status) => error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            "injected failure",
+            None,
+        ),
+        chaos::Decision::Throttle => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "throttled (injected)", None);
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!("{}", settings.retry_after)) {
+                r.headers_mut().insert("retry-after-custom", v);
+            }
+            r
+        }
+        chaos::Decision::DropBefore => dropped(),
+        chaos::Decision::DropAfter => {
+            let _ = serve(state, req).await;
+            dropped()
+        }
+    }
 }
 
 /// Answer requests whose endpoint path contains `path` with `status` and `body`
@@ -237,7 +297,7 @@ fn authorize(
     }
 }
 
-async fn handle(state: Shared, req: axum::extract::Request) -> Response {
+async fn serve(state: Shared, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = decode_query(parts.uri.query());
@@ -405,6 +465,7 @@ pub fn start(
         api_key,
         base_url: format!("http://{shown_host}:{}", bound.port()),
         faults: Mutex::new(Vec::new()),
+        chaos: Mutex::new(None),
     });
     let kept = state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
