@@ -10,9 +10,21 @@ spool_dir <- function() {
 leftover_spools <- function(dir = spool_dir()) {
   files <- rust_spool_list(dir)
   pid <- suppressWarnings(as.integer(sub("^.*-([0-9]+)-[0-9a-f]+\\.spool$", "\\1", basename(files))))
-  alive <- !is.na(pid) & vapply(pid, function(p) !is.na(p) && p != Sys.getpid() &&
-                                  isTRUE(tools::pskill(p, 0L)), logical(1))
+  alive <- vapply(pid, function(p) !is.na(p) && p != Sys.getpid() && pid_alive(p), logical(1))
   files[!alive & (is.na(pid) | pid != Sys.getpid())]
+}
+
+# A killed process can linger as a zombie, which still answers signals: on Linux,
+# look at its state instead.
+pid_alive <- function(pid) {
+  status <- file.path("/proc", pid, "status")
+  if (dir.exists("/proc/self")) {
+    if (!file.exists(status)) return(FALSE)
+    state <- tryCatch(grep("^State:", readLines(status, warn = FALSE), value = TRUE),
+                      error = function(e) character())
+    return(length(state) == 1L && !grepl("^State:\\s*[ZX]", state))
+  }
+  isTRUE(tools::pskill(pid, 0L))
 }
 
 #' Send logged data that could not be delivered earlier

@@ -63,7 +63,7 @@ test_that("the URL override works with or without /clientlib and trailing slashe
 
 test_that("the API key, workspace and project can come from .comet.yml", {
   srv <- local_server(activate = FALSE)
-  on.exit(srv$stop())
+  withr::defer(srv$stop())
   local_isolated_config()
   writeLines(c(paste0("COMET_URL_OVERRIDE: ", srv$url), "COMET_API_KEY: filekey",
                "COMET_WORKSPACE: fws"), ".comet.yml")

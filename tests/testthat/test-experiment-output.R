@@ -26,7 +26,7 @@ test_that("stdout and stderr reach the server in order and still reach the conso
   expect_true(any(grepl("careful", res$stderr)))
   # The server has every captured line, once, in order, up to the last partial one.
   exp <- suppressMessages(get_experiment(key))
-  on.exit(exp$stop())
+  withr::defer(exp$stop())
   out <- strsplit(exp$get_output()$output, "\n", fixed = TRUE)[[1]]
   # In order within each stream.
   for (want in list(c("out line 1 ", "out line 2 ", "out line 3 ", "[1] 1 2 3"),
@@ -55,7 +55,7 @@ test_that("without log_error, stderr is not captured", {
   expect_identical(res$status, 0L)
   key <- sub("^key=", "", grep("^key=", res$stdout, value = TRUE))
   exp <- suppressMessages(get_experiment(key))
-  on.exit(exp$stop())
+  withr::defer(exp$stop())
   out <- exp$get_output()$output
   expect_match(out, "captured")
   expect_false(grepl("not captured", out))
@@ -76,7 +76,7 @@ test_that("log_code logs the Rscript file and a source()d file; R exit flushes",
   expect_identical(res$status, 0L)
   key <- sub("^key=", "", grep("^key=", res$stdout, value = TRUE))
   exp <- suppressMessages(get_experiment(key))
-  on.exit(exp$stop())
+  withr::defer(exp$stop())
   expect_identical(exp$get_code()$code, paste(code, collapse = "\n"))
   expect_length(exp$get_metric("m")$metrics, 500)
   sd <- exp$get_system_details()
@@ -117,7 +117,7 @@ test_that("log_git_info logs branch, commit, user, root and a patch of all chang
                                               log_output = FALSE, log_system_details = FALSE,
                                               keep_active = FALSE))
   })
-  on.exit(exp$stop())
+  withr::defer(exp$stop())
   g <- exp$get_git_metadata()
   expect_identical(g$branch, "trunk")
   expect_identical(g$origin, "https://example.org/r.git")

@@ -4,7 +4,7 @@ test_that("create_experiment() creates a current experiment and says where", {
                                           log_system_details = FALSE, log_output = FALSE,
                                           keep_active = FALSE),
                  "^Experiment created: http://127\\.0\\.0\\.1:[0-9]+/local/general/[0-9a-f]{32}")
-  on.exit(exp$stop())
+  withr::defer(exp$stop())
   expect_s3_class(exp, "Experiment")
   expect_match(exp$get_key(), "^[0-9a-f]{32}$")
   expect_identical(exp$get_workspace_name(), "local")
@@ -154,7 +154,7 @@ test_that("get_experiment() can read and continue a run, with a well-formed URL"
   exp$log_metric("loss", 1, step = 1)
   exp$stop()
   expect_message(again <- get_experiment(exp$get_key()), "Experiment retrieved: ")
-  on.exit(again$stop())
+  withr::defer(again$stop())
   expect_false(again$get_dynamic())
   expect_identical(again$get_url(), paste0(sub("/clientlib/$", "", srv$url), "/local/general/",
                                            exp$get_key()))
@@ -170,7 +170,7 @@ test_that("an explicit api_key is honoured everywhere", {
   exp <- suppressMessages(create_experiment(api_key = "right-key-123", log_code = FALSE,
                                             log_system_details = FALSE, log_output = FALSE,
                                             keep_active = FALSE))
-  on.exit(exp$stop())
+  withr::defer(exp$stop())
   exp$log_metric("m", 1)
   expect_length(exp$get_metric("m")$metrics, 1)
   again <- suppressMessages(get_experiment(exp$get_key(), api_key = "right-key-123"))
@@ -184,7 +184,7 @@ test_that("100,000 metric points all arrive, exactly once", {
   for (i in seq_len(100000)) exp$log_metric("m", i / 7, step = i)
   exp$stop()
   again <- suppressMessages(get_experiment(exp$get_key()))
-  on.exit(again$stop())
+  withr::defer(again$stop())
   m <- again$get_metric("m")$metrics
   expect_length(m, 100000)
   expect_identical(vapply(m, function(x) as.numeric(x$step), 0), as.numeric(seq_len(100000)))

@@ -16,7 +16,7 @@ test_that("activation keeps a configured workspace", {
   local_isolated_config()
   withr::local_envvar(COMET_WORKSPACE = "mine")
   srv <- local_server()
-  on.exit(srv$stop())
+  withr::defer(srv$stop())
   expect_identical(Sys.getenv("COMET_WORKSPACE"), "mine")
 })
 
@@ -27,7 +27,7 @@ test_that("a given dir persists across restarts", {
   create_project("kept", "persists")
   srv$stop()
   srv2 <- local_server(dir = dir)
-  on.exit(srv2$stop())
+  withr::defer(srv2$stop())
   expect_identical(get_projects()$projects[[1]]$projectName, "kept")
   expect_true(file.exists(file.path(dir, "cometr.sqlite")))
 })
@@ -43,6 +43,6 @@ test_that("bad arguments are classed input errors", {
 test_that("other Comet clients can reach it with any HTTP client", {
   srv <- local_test_server()
   con <- url(paste0(sub("/clientlib/$", "", srv$url), "/clientlib/isAlive/ver"))
-  on.exit(close(con))
+  withr::defer(close(con))
   expect_match(readLines(con, warn = FALSE), "version")
 })

@@ -1,0 +1,111 @@
+# Nothing lost: logged data survives failures of the network and of the process.
+
+test_that("20,000 points cross errors, throttling, lost answers and an outage exactly once", {
+  srv <- local_test_server()
+  withr::local_options(cometr.batch_interval = 0.05)
+  exp <- new_test_experiment()
+  srv$set_faults(list(error_rate = 0.10, throttle_rate = 0.05, retry_after = 0.2,
+                      drop_after_rate = 0.05, down_after = 1, down_for = 3))
+  for (i in seq_len(20000)) {
+    exp$log_metric("m", i * 2, step = i)
+    if (i %% 50 == 0) Sys.sleep(0.01)
+  }
+  expect_no_warning(exp$stop())
+  srv$set_faults(NULL)
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  withr::defer(again$stop())
+  m <- again$get_metric("m")$metrics
+  steps <- vapply(m, function(x) as.numeric(x$step), 0)
+  expect_length(m, 20000)
+  expect_identical(sort(steps), as.numeric(seq_len(20000)))
+  expect_identical(as.numeric(vapply(m, function(x) x$metricValue, "")), steps * 2)
+})
+
+test_that("stop() with the server down returns by its deadline, keeps the data and says where", {
+  srv <- local_test_server()
+  withr::local_options(cometr.stop_timeout = 1)
+  exp <- new_test_experiment()
+  for (i in 1:100) exp$log_metric("m", i, step = i)
+  exp$log_other("note", "kept")
+  srv$set_faults(list(down_for = 600))
+  warnings <- list()
+  t <- system.time(withCallingHandlers(exp$stop(), cometr_delivery_warning = function(w) {
+    warnings[[length(warnings) + 1L]] <<- w
+    invokeRestart("muffleWarning")
+  }))[["elapsed"]]
+  w <- Filter(function(w) !is.null(w$pending), warnings)[[1]]
+  expect_match(conditionMessage(w), "could not be delivered")
+  expect_lt(t, 10)
+  expect_gte(w$pending, 101)
+  expect_true(file.exists(w$spool))
+  expect_match(conditionMessage(w), w$spool, fixed = TRUE)
+  expect_false(any(grepl("local-api-key", readLines(w$spool), fixed = TRUE)))
+  # Later, with the server back, send_spool() delivers it, once.
+  srv$set_faults(NULL)
+  res <- suppressMessages(send_spool(w$spool))
+  expect_true(res$delivered)
+  expect_false(file.exists(w$spool))
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  withr::defer(again$stop())
+  expect_length(again$get_metric("m")$metrics, 100)
+  expect_identical(values_of(again$get_other()$values, "valueCurrent")[
+    values_of(again$get_other()$values, "name") == "note"], "kept")
+  expect_message(send_spool(dirname(w$spool)), "No undelivered data")
+})
+
+test_that("a memory bound spills to the spool and everything still arrives in order", {
+  srv <- local_test_server()
+  withr::local_options(cometr.max_memory_items = 500, cometr.batch_interval = 0.05)
+  exp <- new_test_experiment()
+  srv$set_faults(list(down_for = 1))
+  for (i in 1:5000) exp$log_metric("m", i, step = i)
+  Sys.sleep(1.2)
+  m <- exp$get_metric("m")$metrics
+  expect_identical(vapply(m, function(x) as.numeric(x$step), 0), as.numeric(1:5000))
+})
+
+test_that("after a SIGKILL the spool holds what was logged and send_spool() delivers it", {
+  skip_on_os("windows")
+  srv <- local_test_server()
+  srv$set_faults(list(down_for = 600, paths = "batch/"))
+  cache <- withr::local_tempdir()
+  ready <- tempfile()
+  script <- tempfile(fileext = ".R")
+  writeLines(c(
+    "library(cometr)",
+    "exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,",
+    "                         log_output = FALSE, keep_active = FALSE)",
+    "for (i in 1:5000) exp$log_metric('m', i, step = i)",
+    "Sys.sleep(0.5)",
+    sprintf("writeLines(exp$get_key(), '%s')", ready),
+    "Sys.sleep(600)"
+  ), script)
+  env <- c(paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep)),
+           paste0("R_USER_CACHE_DIR=", cache), paste0("COMET_URL_OVERRIDE=", srv$url),
+           "COMET_API_KEY=killed-run-key-42", "COMET_WORKSPACE=local",
+           "COMET_PROJECT_NAME=general")
+  pidfile <- tempfile()
+  cmd <- sprintf("env %s %s %s >/dev/null 2>&1 & echo $! > %s",
+                 paste(shQuote(env), collapse = " "),
+                 shQuote(file.path(R.home("bin"), "Rscript")), shQuote(script), shQuote(pidfile))
+  system2("bash", c("-c", shQuote(cmd)))
+  for (i in 1:200) if (file.exists(ready) && length(readLines(ready)) == 1) break else Sys.sleep(0.1)
+  key <- readLines(ready)
+  pid <- as.integer(readLines(pidfile))
+  expect_true(tools::pskill(pid, tools::SIGKILL))
+  Sys.sleep(0.3)
+  spool <- file.path(cache, "R", "cometr", "spool")
+  files <- list.files(spool, pattern = "\\.spool$", full.names = TRUE)
+  expect_length(files, 1)
+  expect_false(any(grepl("killed-run-key-42", readLines(files), fixed = TRUE)))
+  # Loading the package says so.
+  res <- run_rscript("suppressWarnings(library(cometr))", env = paste0("R_USER_CACHE_DIR=", cache))
+  expect_true(any(grepl("send_spool", res$stderr)))
+  srv$set_faults(NULL)
+  out <- suppressMessages(send_spool(spool))
+  expect_true(out$delivered)
+  exp <- suppressMessages(get_experiment(key))
+  withr::defer(exp$stop())
+  expect_identical(vapply(exp$get_metric("m")$metrics, function(x) as.numeric(x$step), 0),
+                   as.numeric(1:5000))
+})
