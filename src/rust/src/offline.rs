@@ -381,7 +381,7 @@ fn system_details_messages(b: &Value) -> Vec<(&'static str, Value)> {
         out.push((
             "system_details",
             json!({
-                "command": strings("command"), "env": null, "hostname": s("hostname"),
+                "command": strings("command"), "env": {}, "hostname": s("hostname"),
                 "ip": s("ip"), "machine": "", "os": s("os"), "os_release": "",
                 "os_type": s("osType"),
                 "pid": b.get("pid").and_then(|v| v.as_f64()).map(|p| p as i64).unwrap_or(0),
@@ -776,7 +776,8 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
                     // Fields the run did not know are empty in the archive: leave them unset.
                     let empty = v.is_null()
                         || v.as_str() == Some("")
-                        || v.as_array().is_some_and(|a| a.is_empty());
+                        || v.as_array().is_some_and(|a| a.is_empty())
+                        || v.as_object().is_some_and(|o| o.is_empty());
                     if !empty && !(from == "pid" && v.as_i64() == Some(0)) {
                         b.insert(to.into(), v);
                     }
