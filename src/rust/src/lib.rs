@@ -693,8 +693,13 @@ fn rust_offline_file(
 #[extendr]
 fn rust_offline_close(id: i32) -> Robj {
     let Some(s) = stream::get(id) else {
-        return list!(ok = true, pending = 0.0, problems = Vec::<String>::new(),
-                     spool = "", archive = "")
+        return list!(
+            ok = true,
+            pending = 0.0,
+            problems = Vec::<String>::new(),
+            spool = "",
+            archive = ""
+        )
         .into_robj();
     };
     capture::stop(id);
@@ -712,8 +717,13 @@ fn rust_offline_close(id: i32) -> Robj {
             String::new()
         }
     };
-    list!(ok = !archive.is_empty(), pending = 0.0, problems = problems, spool = "",
-          archive = archive)
+    list!(
+        ok = !archive.is_empty(),
+        pending = 0.0,
+        problems = problems,
+        spool = "",
+        archive = archive
+    )
     .into_robj()
 }
 
@@ -757,7 +767,11 @@ fn rust_offline_replay(dir: &str, root: &str, api_key: &str, key: &str, run_id: 
         output = s.output as f64,
         writes = s.writes as f64,
         uploads = s.uploads as f64,
-        problems = s.problems.iter().map(|p| logging::redact(p)).collect::<Vec<_>>()
+        problems = s
+            .problems
+            .iter()
+            .map(|p| logging::redact(p))
+            .collect::<Vec<_>>()
     )
     .into_robj()
 }

@@ -218,7 +218,9 @@ impl Writer {
                 Vec::new()
             }
             "write/experiment/system-details" => system_details_messages(b),
-            "write/experiment/file-path" => vec![("file_name", json!({"file_name": f("filePath")}))],
+            "write/experiment/file-path" => {
+                vec![("file_name", json!({"file_name": f("filePath")}))]
+            }
             "write/experiment/code" => {
                 let code = match f("code") {
                     Value::String(s) => s,
@@ -236,7 +238,8 @@ impl Writer {
                             &name,
                             "source_code",
                             json!({"fileName": "code.R", "context": null, "step": null,
-                                   "overwrite": true, "assetId": new_id()}),
+                                   "overwrite": true, "assetId": new_id(),
+                                   "type": "source_code"}),
                             json!({"source_code_type": "manual"}),
                         ),
                     )],
@@ -271,7 +274,12 @@ impl Writer {
         fs::copy(src, &dest).map_err(|e| io_err("copy", src, e))?;
         self.message(
             "file_upload",
-            upload_payload(&name, upload_type, with_asset_id(params), metadata),
+            upload_payload(
+                &name,
+                upload_type,
+                with_asset_id(params, upload_type),
+                metadata,
+            ),
         )?;
         self.sync()
     }
@@ -284,7 +292,7 @@ impl Writer {
         params: Value,
         metadata: Value,
     ) -> Result<(), String> {
-        let mut params = with_asset_id(params);
+        let mut params = with_asset_id(params, upload_type);
         params["isRemote"] = json!(true);
         self.message(
             "remote_file",
@@ -329,9 +337,14 @@ fn object_or_empty(v: Value) -> Value {
     }
 }
 
-fn with_asset_id(mut params: Value) -> Value {
+fn with_asset_id(mut params: Value, upload_type: &str) -> Value {
     if !params.is_object() {
         params = json!({});
+    }
+    // As the SDK does, a type more specific than "asset" travels in the parameters too:
+    // `comet upload` sends them as the query string.
+    if upload_type != "asset" {
+        params["type"] = json!(upload_type);
     }
     for k in ["context", "step"] {
         if params.get(k).is_none() {
@@ -412,7 +425,10 @@ fn system_details_messages(b: &Value) -> Vec<(&'static str, Value)> {
                 Some(Value::Null) | None => json!(""),
                 Some(other) => json!(other.to_string()),
             };
-            out.push(("system_info", json!({"system_info": {"key": k, "value": v}})));
+            out.push((
+                "system_info",
+                json!({"system_info": {"key": k, "value": v}}),
+            ));
         }
     }
     out
@@ -628,18 +644,22 @@ impl Target {
                     Value::Null => continue,
                     Value::String(x) => x.clone(),
                     // Steps and epochs are whole numbers on the wire.
-                    Value::Number(n) if k == "step" || k == "epoch" => {
-                        n.as_f64().map(|f| (f as i64).to_string()).unwrap_or_default()
-                    }
+                    Value::Number(n) if k == "step" || k == "epoch" => n
+                        .as_f64()
+                        .map(|f| (f as i64).to_string())
+                        .unwrap_or_default(),
                     other => other.to_string(),
                 };
-                if k != "runId" {
+                if k != "runId" && k != "type" {
                     query.push((k.clone(), v));
                 }
             }
         }
         let mut form = Vec::new();
-        if let Some(m) = p.get("metadata").filter(|m| m.as_object().is_some_and(|o| !o.is_empty())) {
+        if let Some(m) = p
+            .get("metadata")
+            .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()))
+        {
             form.push(("metadata".to_string(), m.to_string()));
         }
         let file_part = if remote {
@@ -696,8 +716,9 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
         let offset = i as i64 + 1;
         // A process killed mid-write can leave a partial last line: skip it.
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
-            s.problems
-                .push(format!("line {offset} of messages.json is not JSON; skipped"));
+            s.problems.push(format!(
+                "line {offset} of messages.json is not JSON; skipped"
+            ));
             continue;
         };
         s.messages += 1;
@@ -714,12 +735,19 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
                     "offset": offset,
                 }));
                 if metrics.len() >= CHUNK {
-                    s.metrics +=
-                        t.batch("batch/logger/experiment/metric", "values", &mut metrics, &mut s);
+                    s.metrics += t.batch(
+                        "batch/logger/experiment/metric",
+                        "values",
+                        &mut metrics,
+                        &mut s,
+                    );
                 }
             }
             "parameter_msg" => {
-                let q = p.get("param").or_else(|| p.get("params")).unwrap_or(&Value::Null);
+                let q = p
+                    .get("param")
+                    .or_else(|| p.get("params"))
+                    .unwrap_or(&Value::Null);
                 params.push(json!({
                     "parameterName": q["paramName"], "parameterValue": q["paramValue"],
                     "step": q.get("step").cloned().unwrap_or(Value::Null),
@@ -746,7 +774,11 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
                 json!({"html": g("htmlOverride"), "override": true}),
                 &mut s,
             ),
-            "graph" => t.write("write/experiment/graph", json!({"graph": g("graph")}), &mut s),
+            "graph" => t.write(
+                "write/experiment/graph",
+                json!({"graph": g("graph")}),
+                &mut s,
+            ),
             "file_name" => t.write(
                 "write/experiment/file-path",
                 json!({"filePath": g("file_name")}),
@@ -777,8 +809,9 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
                     let empty = v.is_null()
                         || v.as_str() == Some("")
                         || v.as_array().is_some_and(|a| a.is_empty())
-                        || v.as_object().is_some_and(|o| o.is_empty());
-                    if !empty && !(from == "pid" && v.as_i64() == Some(0)) {
+                        || v.as_object().is_some_and(|o| o.is_empty())
+                        || (from == "pid" && v.as_i64() == Some(0));
+                    if !empty {
                         b.insert(to.into(), v);
                     }
                 }
@@ -802,12 +835,17 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
             "system_info" => info.push(g("system_info")),
             "file_upload" => t.upload(dir, p, false, &mut s),
             "remote_file" => t.upload(dir, p, true, &mut s),
-            other => s
-                .problems
-                .push(format!("message type '{other}' (line {offset}) is not supported; skipped")),
+            other => s.problems.push(format!(
+                "message type '{other}' (line {offset}) is not supported; skipped"
+            )),
         }
     }
-    s.metrics += t.batch("batch/logger/experiment/metric", "values", &mut metrics, &mut s);
+    s.metrics += t.batch(
+        "batch/logger/experiment/metric",
+        "values",
+        &mut metrics,
+        &mut s,
+    );
     s.parameters += t.batch(
         "batch/logger/experiment/parameter",
         "values",
@@ -881,7 +919,10 @@ mod tests {
         assert!(m[0]["payload"].get("context").is_none());
         assert_eq!(m[0]["payload"]["metric"]["epoch"], Value::Null);
         assert_eq!(m[1]["payload"]["params"]["paramValue"], json!([1, 2]));
-        assert_eq!(m[2]["payload"], json!({"key": "k", "value": 1, "message_id": 3}));
+        assert_eq!(
+            m[2]["payload"],
+            json!({"key": "k", "value": 1, "message_id": 3})
+        );
         let meta = read_meta(&w.dir).unwrap();
         assert_eq!(meta["tags"], json!(["a", "b"]));
         assert_eq!(meta["project_name"], "p");
@@ -905,7 +946,10 @@ mod tests {
             "logAdditionalSystemInfoList": [{"key": "x", "value": true}]
         }));
         let types: Vec<&str> = m.iter().map(|(t, _)| *t).collect();
-        assert_eq!(types, vec!["system_details", "installed_packages", "system_info"]);
+        assert_eq!(
+            types,
+            vec!["system_details", "installed_packages", "system_info"]
+        );
         assert_eq!(m[0].1["pid"], 12);
         assert_eq!(m[2].1["system_info"]["value"], "true");
     }

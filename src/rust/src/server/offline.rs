@@ -183,9 +183,7 @@ fn handshake(state: &State, ctx: &Ctx) -> Option<Response> {
         return Some(r);
     }
     if !uploaded {
-        if let Err(e) = with_store(state, |s| {
-            set_doc(s, &key, RESUMING, &now_ms().to_string())
-        }) {
+        if let Err(e) = with_store(state, |s| set_doc(s, &key, RESUMING, &now_ms().to_string())) {
             return Some(db_error(e));
         }
         return Some(r);
