@@ -551,39 +551,26 @@ impl Target {
         format!("{}/api/rest/v2/{ep}", self.root)
     }
 
-    /// Send one request, retrying transient failures a few times.
+    /// Send one request, retrying transient failures (the client's policy) for a minute.
     fn send(&self, mut req: Request, s: &mut Summary) -> bool {
         req.api_key = self.api_key.clone();
         let what = req.url.clone();
-        let mut attempt = 0;
-        loop {
-            let res = client::send_blocking(&req);
-            let transient = match &res {
-                Ok(r) if (200..300).contains(&r.status) => return true,
-                Ok(r) => crate::retry::is_transient_status(r.status),
-                Err(client::Failure::Transport(_)) => true,
-                Err(client::Failure::Input(_)) => false,
-            };
-            attempt += 1;
-            if !transient || attempt >= 4 {
-                let why = match res {
-                    Ok(r) => format!(
-                        "HTTP {}: {}",
-                        r.status,
-                        String::from_utf8_lossy(&r.body)
-                            .chars()
-                            .take(200)
-                            .collect::<String>()
-                    ),
-                    Err(e) => e.message(),
-                };
-                if s.problems.len() < 50 {
-                    s.problems.push(format!("{what}: {why}"));
-                }
-                return false;
-            }
-            std::thread::sleep(crate::retry::backoff(attempt));
+        let why = match client::send_blocking(&req, std::time::Duration::from_secs(60)) {
+            Ok(r) if (200..300).contains(&r.status) => return true,
+            Ok(r) => format!(
+                "HTTP {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+            Err(e) => e.message(),
+        };
+        if s.problems.len() < 50 {
+            s.problems.push(format!("{what}: {why}"));
         }
+        false
     }
 
     fn post(&self, url: String, body: Value, gzip: bool, s: &mut Summary) -> bool {
