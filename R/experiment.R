@@ -49,6 +49,12 @@ create_experiment <- function(experiment_name = NULL, project_name = NULL, works
   check_string(experiment_name, "experiment_name")
   check_string(project_name, "project_name")
   check_string(workspace_name, "workspace_name")
+  if (offline_mode()) {
+    return(invisible(create_offline_experiment(
+      experiment_name, project_name, workspace_name, keep_active, log_output, log_error,
+      log_code, log_system_details, log_git_info
+    )))
+  }
   api_key <- api_key_value(api_key)
   project_name <- resolve(project_name, "COMET_PROJECT_NAME")
   workspace_name <- resolve(workspace_name, "COMET_WORKSPACE")
@@ -213,7 +219,9 @@ Experiment <- R6::R6Class("Experiment",
       private$dynamic <- dynamic
       private$workspace <- workspace_name
       private$project <- project_name
-      private$stream <- rust_stream_open(
+      # An offline experiment (see offline.R) comes with its stream already open.
+      private$offline <- session$offline
+      private$stream <- if (!is.null(private$offline)) private$offline$id else rust_stream_open(
         experiment_key, private$api_key, url_root(),
         getOption("cometr.batch_interval", 2) * 1000,
         as.integer(getOption("cometr.batch_size", 1000L)),
@@ -250,6 +258,7 @@ Experiment <- R6::R6Class("Experiment",
 
     #' @description Archive the experiment.
     archive = function() {
+      private$check_online()
       private$check_active()
       private$flush()
       comet_http("/write/experiment/archive", "GET", list(experimentKey = private$key),
@@ -259,6 +268,7 @@ Experiment <- R6::R6Class("Experiment",
 
     #' @description Restore an archived experiment.
     restore = function() {
+      private$check_online()
       private$check_active()
       private$flush()
       comet_http("/write/experiment/restore", "GET", list(experimentKey = private$key),
@@ -269,6 +279,7 @@ Experiment <- R6::R6Class("Experiment",
     #' @description Stop the experiment, then delete it and all its data.
     #' @return The server's answer.
     delete = function() {
+      private$check_online()
       private$finish()
       res <- comet_http("/write/experiment/delete", "GET", list(experimentKey = private$key),
                         private$api_key)
@@ -420,6 +431,7 @@ Experiment <- R6::R6Class("Experiment",
     #' @param assetId The asset's id (from `get_asset_list()`).
     get_asset = function(assetId) {
       check_string(assetId, "assetId", null_ok = FALSE)
+      private$check_online()
       private$flush()
       res <- comet_http("/experiment/asset/get-asset", "GET",
                         list(experimentKey = private$key, assetId = assetId), private$api_key)
@@ -431,6 +443,7 @@ Experiment <- R6::R6Class("Experiment",
     #' @return The server's answer, with the `link` of the new entry.
     create_symlink = function(project_name) {
       check_string(project_name, "project_name", null_ok = FALSE)
+      private$check_online()
       private$check_active()
       private$flush()
       res <- comet_http("/write/project/symlink", "GET",
@@ -457,6 +470,7 @@ Experiment <- R6::R6Class("Experiment",
 
     #' @description Get the git patch, as a string.
     get_git_patch = function() {
+      private$check_online()
       private$flush()
       res <- comet_http("/experiment/git/patch", "GET", list(experimentKey = private$key),
                         private$api_key)
@@ -527,6 +541,7 @@ Experiment <- R6::R6Class("Experiment",
                      argument = "artifact")
       }
       private$check_active()
+      if (!is.null(private$offline)) return(offline_record_artifact(private$offline, artifact))
       private$flush()
       artifact_log(private$key, artifact, private$api_key)
     },
@@ -539,6 +554,7 @@ Experiment <- R6::R6Class("Experiment",
     #'   `artifact_name`.
     #' @return A [LoggedArtifact].
     get_artifact = function(artifact_name, workspace = NULL, version_or_alias = NULL) {
+      private$check_online()
       private$check_active()
       private$flush()
       artifact_get(private$key, private$api_key, artifact_name, workspace, version_or_alias)
@@ -565,7 +581,11 @@ Experiment <- R6::R6Class("Experiment",
   ),
   private = list(
     key = NULL, url = NULL, api_key = NULL, dynamic = NULL, workspace = NULL, project = NULL,
-    stream = NULL, ended = FALSE,
+    stream = NULL, ended = FALSE, offline = NULL,
+
+    check_online = function() {
+      if (!is.null(private$offline)) offline_read_error(private$key, private$offline$run_dir)
+    },
 
     check_active = function() {
       if (private$ended) {
@@ -601,6 +621,7 @@ Experiment <- R6::R6Class("Experiment",
     },
 
     read = function(endpoint, params = list()) {
+      private$check_online()
       private$flush()
       params$experimentKey <- private$key
       comet_get(endpoint, params[c("experimentKey", setdiff(names(params), "experimentKey"))],
@@ -608,6 +629,10 @@ Experiment <- R6::R6Class("Experiment",
     },
 
     upload = function(params, file = NULL, link = NULL, metadata = NULL) {
+      if (!is.null(private$offline)) {
+        offline_record_upload(private$offline, params, file, link, metadata)
+        return(invisible(self))
+      }
       private$flush()
       params$experimentKey <- private$key
       form <- list(link = link, metadata = if (!is.null(metadata)) encode_metadata(metadata))
@@ -617,6 +642,7 @@ Experiment <- R6::R6Class("Experiment",
     },
 
     upload_patch = function(patch) {
+      if (!is.null(private$offline)) return(offline_record_patch(private$offline, patch))
       path <- tempfile(fileext = ".patch")
       on.exit(unlink(path))
       writeLines(patch, path, useBytes = TRUE)
@@ -629,7 +655,8 @@ Experiment <- R6::R6Class("Experiment",
       private$ended <- TRUE
       if (identical(session$current, self)) session$current <- NULL
       timeout <- getOption("cometr.stop_timeout", 30)
-      res <- rust_stream_close(private$stream, timeout, private$dynamic)
+      res <- if (!is.null(private$offline)) offline_close(private$offline) else
+        rust_stream_close(private$stream, timeout, private$dynamic)
       private$report(res)
       if (res$pending > 0) {
         where <- if (nzchar(res$spool)) {

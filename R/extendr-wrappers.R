@@ -114,5 +114,32 @@ rust_sha256_file <- function(path) .Call(wrap__rust_sha256_file, path)
 #' @noRd
 rust_logical_path_problem <- function(path) .Call(wrap__rust_logical_path_problem, path)
 
+#' Open an offline experiment recording into `dir/<key>/` (a new key when `key` is
+#' empty); returns its stream id, key and run folder.
+#' @noRd
+rust_offline_open <- function(dir, key, project, workspace) .Call(wrap__rust_offline_open, dir, key, project, workspace)
+
+#' Record a file upload (`remote = FALSE`: copy `source` into the run folder) or a
+#' remote asset (`remote = TRUE`: `source` is the URI). `params` and `metadata` are JSON.
+#' @noRd
+rust_offline_file <- function(id, source, upload_type, params, metadata, remote) .Call(wrap__rust_offline_file, id, source, upload_type, params, metadata, remote)
+
+#' Stop an offline experiment: record what is queued, write experiment.json, zip the
+#' run folder and release the stream. Returns the archive's path in `archive`.
+#' @noRd
+rust_offline_close <- function(id) .Call(wrap__rust_offline_close, id)
+
+#' Zip a run folder left by a stopped or killed process into `<folder>.zip`.
+#' @noRd
+rust_offline_pack <- function(dir) .Call(wrap__rust_offline_pack, dir)
+
+#' Unpack an offline archive into the new folder `dest`.
+#' @noRd
+rust_offline_extract <- function(archive, dest) .Call(wrap__rust_offline_extract, archive, dest)
+
+#' Send the messages of an unpacked archive to experiment `key` (already created).
+#' @noRd
+rust_offline_replay <- function(dir, root, api_key, key, run_id) .Call(wrap__rust_offline_replay, dir, root, api_key, key, run_id)
+
 
 # nolint end

@@ -150,6 +150,8 @@ pub struct Stream {
     has_problems: AtomicBool,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
     sender: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// An offline experiment: staged items go to its archive instead of the server.
+    pub offline: Option<Mutex<crate::offline::Writer>>,
 }
 
 static STREAMS: OnceLock<Mutex<HashMap<i32, Arc<Stream>>>> = OnceLock::new();
@@ -173,6 +175,21 @@ pub fn all() -> Vec<Arc<Stream>> {
 
 /// Create a stream and start its sender.
 pub fn open(key: &str, api_key: &str, root: &str, settings: Settings) -> i32 {
+    open_with(key, api_key, root, settings, None)
+}
+
+/// Create a stream that records into an offline archive and never sends.
+pub fn open_offline(key: &str, writer: crate::offline::Writer) -> i32 {
+    open_with(key, "", "", Settings::default(), Some(writer))
+}
+
+fn open_with(
+    key: &str,
+    api_key: &str,
+    root: &str,
+    settings: Settings,
+    offline: Option<crate::offline::Writer>,
+) -> i32 {
     let root = root.trim_end_matches('/').to_string();
     let mut problems = Vec::new();
     let writer =
@@ -211,6 +228,7 @@ pub fn open(key: &str, api_key: &str, root: &str, settings: Settings) -> i32 {
         has_problems: AtomicBool::new(has),
         heartbeat: Mutex::new(None),
         sender: Mutex::new(None),
+        offline: offline.map(Mutex::new),
     });
     let id = {
         let mut n = NEXT.lock().unwrap_or_else(|e| e.into_inner());
@@ -321,6 +339,14 @@ impl Stream {
             }
             std::mem::take(&mut *q)
         };
+        if let Some(w) = &self.offline {
+            let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(err) = w.record(entries) {
+                drop(w);
+                self.note_problem(format!("cannot write the offline archive: {err}"));
+            }
+            return;
+        }
         let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
         let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let mut spool_failed = None;
@@ -623,6 +649,9 @@ impl Stream {
 
     /// Keep the experiment marked as running at the interval the server asks for.
     pub fn start_heartbeat(self: &Arc<Self>) {
+        if self.offline.is_some() {
+            return;
+        }
         let s = self.clone();
         let handle = client::runtime().spawn(async move {
             let mut wait = Duration::from_secs(0);
@@ -657,6 +686,9 @@ impl Stream {
 
     /// Tell the server the run has ended (best effort, bounded by `timeout`).
     pub fn send_end(&self, timeout: Duration) -> bool {
+        if self.offline.is_some() {
+            return true;
+        }
         let body = json!({
             "apiKey": self.api_key, "experimentKey": self.key, "is_alive": false,
             "local_timestamp": now_ms(), "offline": false

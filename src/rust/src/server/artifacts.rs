@@ -838,6 +838,7 @@ mod tests {
             api_key: None,
             base_url: "http://x".into(),
             faults: std::sync::Mutex::new(Vec::new()),
+            chaos: std::sync::Mutex::new(None),
         };
         let ctx = |method: Method, path: &str, q: &[(&str, &str)], body: Value| Ctx {
             method,

@@ -54,7 +54,9 @@ pub async fn read_multipart(dir: PathBuf, content_type: &str, body: Body) -> Res
     while let Some(mut field) = mp.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_string();
         let file_name = field.file_name().map(String::from);
-        if (file_name.is_some() || name == "file") && form.file.is_none() {
+        // The Python SDK sends a remote asset's `link` as a part with a file name.
+        let text_field = name == "link" || name == "metadata";
+        if (file_name.is_some() || name == "file") && !text_field && form.file.is_none() {
             let path = dir.join(format!("upload-{}.part", new_id()));
             let mut out = tokio::fs::File::create(&path)
                 .await

@@ -13,6 +13,7 @@ pub mod assets;
 pub mod chaos;
 pub mod experiment;
 pub mod general;
+pub mod offline;
 pub mod store;
 
 use std::collections::HashMap;
@@ -411,6 +412,9 @@ async fn run(state: Shared, family: &'static str, ctx: Ctx) -> Response {
 
 fn dispatch(state: &State, family: &str, ctx: &Ctx) -> Response {
     if let Some(r) = general::route(state, family, ctx) {
+        return r;
+    }
+    if let Some(r) = offline::route(state, family, ctx) {
         return r;
     }
     if let Some(r) = experiment::route(state, family, ctx) {

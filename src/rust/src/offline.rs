@@ -1,0 +1,943 @@
+//! Offline experiments, in Comet's own archive format (wire protocol §4).
+//!
+//! While a run goes on, it is recorded in a run folder `<offline dir>/<key>/`:
+//! `messages.json` (JSON Lines, one `{"payload":…,"type":…}` per logged item, appended
+//! and flushed at every staging step, so a killed process loses at most ~100 ms),
+//! `experiment.json` (rewritten atomically whenever something was recorded) and copies
+//! of the uploaded files. At stop the folder is zipped into `<offline dir>/<key>.zip`,
+//! which `comet upload` accepts. `replay()` sends the messages of an archive (or of a
+//! run folder a killed process left behind) through the endpoints `comet upload` uses.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::client::{self, Request};
+use crate::stream::{now_ms, Entry};
+
+pub const MESSAGES: &str = "messages.json";
+pub const EXPERIMENT: &str = "experiment.json";
+/// Written while a process records into a run folder: its pid.
+pub const LOCK: &str = ".cometr-lock";
+/// Artifacts logged offline (Comet's format has no message for them; `comet upload`
+/// ignores this file, `upload_offline()` logs them after the messages).
+pub const ARTIFACTS: &str = "cometr-artifacts.json";
+
+/// Create a folder (and its parents) readable by the user only, as the SDK does.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
+}
+
+fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
+    format!("cannot {what} {}: {e}", path.display())
+}
+
+/// The archive writer of one offline experiment.
+pub struct Writer {
+    pub key: String,
+    /// The run folder.
+    pub dir: PathBuf,
+    messages: BufWriter<File>,
+    next_id: u64,
+    project: Option<String>,
+    workspace: Option<String>,
+    start_time: i64,
+    end_time: Option<i64>,
+    tags: Vec<String>,
+    finished: Option<PathBuf>,
+}
+
+impl Writer {
+    pub fn create(
+        offline_dir: &Path,
+        key: &str,
+        project: Option<String>,
+        workspace: Option<String>,
+    ) -> Result<Writer, String> {
+        create_private_dir(offline_dir).map_err(|e| io_err("create", offline_dir, e))?;
+        let dir = offline_dir.join(key);
+        create_private_dir(&dir).map_err(|e| io_err("create", &dir, e))?;
+        fs::write(dir.join(LOCK), std::process::id().to_string())
+            .map_err(|e| io_err("write", &dir, e))?;
+        let path = dir.join(MESSAGES);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err("create", &path, e))?;
+        let w = Writer {
+            key: key.to_string(),
+            dir,
+            messages: BufWriter::new(file),
+            next_id: 1,
+            project,
+            workspace,
+            start_time: now_ms(),
+            end_time: None,
+            tags: Vec::new(),
+            finished: None,
+        };
+        w.write_meta(now_ms())?;
+        Ok(w)
+    }
+
+    fn write_meta(&self, stop: i64) -> Result<(), String> {
+        let meta = json!({
+            "offline_id": self.key, "project_name": self.project, "workspace": self.workspace,
+            "start_time": self.start_time, "stop_time": self.end_time.unwrap_or(stop).max(self.start_time),
+            "tags": self.tags, "resume_strategy": "create", "customer_error_reported": false,
+            "customer_error_message": null, "user_provided_experiment_key": false,
+            "comet_start_sourced": false
+        });
+        let tmp = self.dir.join(format!("{EXPERIMENT}.tmp"));
+        fs::write(&tmp, meta.to_string()).map_err(|e| io_err("write", &tmp, e))?;
+        fs::rename(&tmp, self.dir.join(EXPERIMENT)).map_err(|e| io_err("write", &tmp, e))
+    }
+
+    fn message(&mut self, ty: &str, payload: Value) -> Result<(), String> {
+        let mut payload = match payload {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        // The SDK omits null top-level fields (nulls inside nested objects stay).
+        payload.retain(|_, v| !v.is_null());
+        payload.insert("message_id".into(), json!(self.next_id));
+        self.next_id += 1;
+        let line = json!({"payload": Value::Object(payload), "type": ty});
+        writeln!(self.messages, "{line}").map_err(|e| io_err("write", &self.dir, e))
+    }
+
+    /// Record staged items, then make them durable.
+    pub fn record(&mut self, entries: Vec<Entry>) -> Result<(), String> {
+        let mut first_err = None;
+        for e in entries {
+            for (ty, payload) in self.convert(e) {
+                if let Err(err) = self.message(ty, payload) {
+                    first_err.get_or_insert(err);
+                }
+            }
+        }
+        self.sync()?;
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn sync(&mut self) -> Result<(), String> {
+        self.messages
+            .flush()
+            .map_err(|e| io_err("write", &self.dir, e))?;
+        self.write_meta(now_ms())
+    }
+
+    /// The offline messages of one logged item (tags and times go to experiment.json).
+    fn convert(&mut self, e: Entry) -> Vec<(&'static str, Value)> {
+        match e {
+            Entry::Metric(m) => vec![(
+                "metric_msg",
+                json!({
+                    "local_timestamp": m.timestamp, "context": m.context,
+                    "metric": {"metricName": m.name, "metricValue": scalar(&m.value),
+                               "step": m.step, "epoch": m.epoch}
+                }),
+            )],
+            Entry::Parameter(v) => {
+                let value = v.get("parameterValue").cloned().unwrap_or(Value::Null);
+                let field = if value.is_array() { "params" } else { "param" };
+                let mut p = json!({
+                    "local_timestamp": v.get("timestamp").cloned().unwrap_or(json!(now_ms())),
+                    "context": v.get("context").cloned().unwrap_or(Value::Null),
+                });
+                p[field] = json!({
+                    "paramName": v.get("parameterName").cloned().unwrap_or(json!("")),
+                    "paramValue": value, "step": v.get("step").cloned().unwrap_or(Value::Null),
+                    "source": v.get("source").cloned().unwrap_or(json!("manual"))
+                });
+                vec![("parameter_msg", p)]
+            }
+            Entry::Output(v) => vec![(
+                "standard_output",
+                json!({
+                    "output": v.get("output").cloned().unwrap_or(json!("")),
+                    "stderr": v.get("stderr").and_then(|x| x.as_bool()).unwrap_or(false),
+                    "local_timestamp": v.get("localTimestamp").cloned().unwrap_or(json!(now_ms())),
+                }),
+            )],
+            Entry::Rest(w) => {
+                let body: Value = serde_json::from_str(&w.body).unwrap_or(json!({}));
+                self.convert_rest(&w.endpoint, &body)
+            }
+        }
+    }
+
+    fn convert_rest(&mut self, endpoint: &str, b: &Value) -> Vec<(&'static str, Value)> {
+        let f = |k: &str| b.get(k).cloned().unwrap_or(Value::Null);
+        match endpoint {
+            "write/experiment/log-other" => {
+                vec![("log_other", json!({"key": f("key"), "value": f("value")}))]
+            }
+            "write/experiment/tags" => {
+                for t in f("addedTags").as_array().into_iter().flatten() {
+                    if let Some(t) = t.as_str() {
+                        if !self.tags.iter().any(|x| x == t) {
+                            self.tags.push(t.to_string());
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            "write/experiment/html" => {
+                if f("override").as_bool() == Some(true) {
+                    vec![("htmlOverride", json!({"htmlOverride": f("html")}))]
+                } else {
+                    vec![("html", json!({"html": f("html")}))]
+                }
+            }
+            "write/experiment/graph" => vec![("graph", json!({"graph": f("graph")}))],
+            "write/experiment/git/metadata" => {
+                let mut g = Map::new();
+                for k in ["user", "root", "branch", "parent", "origin"] {
+                    g.insert(k.into(), f(k));
+                }
+                vec![("git_metadata", json!({ "git_metadata": g }))]
+            }
+            "write/experiment/set-start-end-time" => {
+                if let Some(s) = f("startTimeMillis").as_f64() {
+                    self.start_time = s as i64;
+                }
+                if let Some(e) = f("endTimeMillis").as_f64() {
+                    self.end_time = Some(e as i64);
+                }
+                Vec::new()
+            }
+            "write/experiment/system-details" => system_details_messages(b),
+            "write/experiment/file-path" => {
+                vec![("file_name", json!({"file_name": f("filePath")}))]
+            }
+            "write/experiment/code" => {
+                let code = match f("code") {
+                    Value::String(s) => s,
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|x| x.as_str().unwrap_or("").to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    _ => String::new(),
+                };
+                match self.store_bytes(code.as_bytes(), ".R") {
+                    Ok(name) => vec![(
+                        "file_upload",
+                        upload_payload(
+                            &name,
+                            "source_code",
+                            json!({"fileName": "code.R", "context": null, "step": null,
+                                   "overwrite": true, "assetId": new_id(),
+                                   "type": "source_code"}),
+                            json!({"source_code_type": "manual"}),
+                        ),
+                    )],
+                    Err(_) => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn store_bytes(&self, bytes: &[u8], ext: &str) -> Result<String, String> {
+        let name = format!("tmp{}{ext}", &new_id()[..12]);
+        let path = self.dir.join(&name);
+        fs::write(&path, bytes).map_err(|e| io_err("write", &path, e))?;
+        Ok(name)
+    }
+
+    /// Copy a file into the run folder and record its upload.
+    pub fn add_file(
+        &mut self,
+        src: &Path,
+        upload_type: &str,
+        params: Value,
+        metadata: Value,
+    ) -> Result<(), String> {
+        let ext = src
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
+        let name = format!("tmp{}{ext}", &new_id()[..12]);
+        let dest = self.dir.join(&name);
+        fs::copy(src, &dest).map_err(|e| io_err("copy", src, e))?;
+        self.message(
+            "file_upload",
+            upload_payload(
+                &name,
+                upload_type,
+                with_asset_id(params, upload_type),
+                metadata,
+            ),
+        )?;
+        self.sync()
+    }
+
+    /// Record a remote asset (a link).
+    pub fn add_remote(
+        &mut self,
+        uri: &str,
+        upload_type: &str,
+        params: Value,
+        metadata: Value,
+    ) -> Result<(), String> {
+        let mut params = with_asset_id(params, upload_type);
+        params["isRemote"] = json!(true);
+        self.message(
+            "remote_file",
+            json!({"additional_params": params, "metadata": object_or_empty(metadata),
+                   "remote_uri": uri, "upload_type": upload_type,
+                   "local_timestamp": now_ms()}),
+        )?;
+        self.sync()
+    }
+
+    /// Write the final experiment.json and zip the run folder. Returns the archive.
+    pub fn finish(&mut self) -> Result<PathBuf, String> {
+        if let Some(p) = &self.finished {
+            return Ok(p.clone());
+        }
+        self.sync()?;
+        let _ = fs::remove_file(self.dir.join(LOCK));
+        let archive = pack(&self.dir)?;
+        self.finished = Some(archive.clone());
+        Ok(archive)
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Offline metric values are numbers or strings.
+fn scalar(v: &Value) -> Value {
+    match v {
+        Value::Number(_) | Value::String(_) => v.clone(),
+        Value::Null => json!("NaN"),
+        other => json!(other.to_string()),
+    }
+}
+
+fn object_or_empty(v: Value) -> Value {
+    if v.is_object() {
+        v
+    } else {
+        json!({})
+    }
+}
+
+fn with_asset_id(mut params: Value, upload_type: &str) -> Value {
+    if !params.is_object() {
+        params = json!({});
+    }
+    // As the SDK does, a type more specific than "asset" travels in the parameters too:
+    // `comet upload` sends them as the query string.
+    if upload_type != "asset" {
+        params["type"] = json!(upload_type);
+    }
+    for k in ["context", "step"] {
+        if params.get(k).is_none() {
+            params[k] = Value::Null;
+        }
+    }
+    if params.get("assetId").and_then(|v| v.as_str()).is_none() {
+        params["assetId"] = json!(new_id());
+    }
+    params
+}
+
+fn upload_payload(file: &str, upload_type: &str, params: Value, metadata: Value) -> Value {
+    json!({"additional_params": params, "clean": true, "file_path": file,
+           "local_timestamp": now_ms(), "metadata": object_or_empty(metadata),
+           "upload_type": upload_type})
+}
+
+/// cometr's one system-details write becomes the SDK's several messages.
+fn system_details_messages(b: &Value) -> Vec<(&'static str, Value)> {
+    let s = |k: &str| b.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let strings = |k: &str| -> Vec<String> {
+        match b.get(k) {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            Some(Value::String(x)) => vec![x.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    let main = [
+        "command",
+        "executable",
+        "hostname",
+        "ip",
+        "os",
+        "osType",
+        "pid",
+        "user",
+        "pythonVersion",
+        "pythonVersionVerbose",
+        "networkInterfaceIps",
+    ];
+    if main.iter().any(|k| b.get(*k).is_some_and(|v| !v.is_null())) {
+        out.push((
+            "system_details",
+            json!({
+                "command": strings("command"), "env": {}, "hostname": s("hostname"),
+                "ip": s("ip"), "machine": "", "os": s("os"), "os_release": "",
+                "os_type": s("osType"),
+                "pid": b.get("pid").and_then(|v| v.as_f64()).map(|p| p as i64).unwrap_or(0),
+                "processor": "", "python_exe": s("executable"),
+                "python_version": s("pythonVersion"),
+                "python_version_verbose": s("pythonVersionVerbose"), "user": s("user"),
+                "network_interfaces_ips": strings("networkInterfaceIps"),
+            }),
+        ));
+    }
+    if b.get("installedPackages").is_some_and(|v| !v.is_null()) {
+        out.push((
+            "installed_packages",
+            json!({"installed_packages": strings("installedPackages")}),
+        ));
+    }
+    if b.get("osPackages").is_some_and(|v| !v.is_null()) {
+        out.push(("os_packages", json!({"os_packages": strings("osPackages")})));
+    }
+    if let Some(Value::Array(g)) = b.get("gpuStaticInfoList") {
+        out.push(("gpu_static_info", json!({ "gpu_static_info": g })));
+    }
+    if let Some(Value::Array(items)) = b.get("logAdditionalSystemInfoList") {
+        for it in items {
+            let k = it.get("key").cloned().unwrap_or(json!(""));
+            let v = match it.get("value") {
+                Some(v @ (Value::Number(_) | Value::String(_))) => v.clone(),
+                Some(Value::Null) | None => json!(""),
+                Some(other) => json!(other.to_string()),
+            };
+            out.push((
+                "system_info",
+                json!({"system_info": {"key": k, "value": v}}),
+            ));
+        }
+    }
+    out
+}
+
+/// Zip a run folder into `<parent>/<folder name>.zip` (deflate), then remove the folder.
+pub fn pack(dir: &Path) -> Result<PathBuf, String> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("not a run folder: {}", dir.display()))?;
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let archive = parent.join(format!("{name}.zip"));
+    let part = parent.join(format!("{name}.zip.part"));
+    let write = || -> Result<(), Box<dyn std::error::Error>> {
+        let mut z = zip::ZipWriter::new(File::create(&part)?);
+        let mut files: Vec<PathBuf> = Vec::new();
+        collect_files(dir, &mut files)?;
+        files.sort();
+        for p in files {
+            let rel = p.strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
+            if rel == LOCK || rel.ends_with(".tmp") {
+                continue;
+            }
+            let size = fs::metadata(&p)?.len();
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .large_file(size >= u32::MAX as u64);
+            z.start_file(rel, opts)?;
+            std::io::copy(&mut File::open(&p)?, &mut z)?;
+        }
+        z.finish()?.sync_all()?;
+        Ok(())
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&part);
+        return Err(io_err("write", &archive, e));
+    }
+    fs::rename(&part, &archive).map_err(|e| io_err("write", &archive, e))?;
+    let _ = fs::remove_dir_all(dir);
+    Ok(archive)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            collect_files(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Unpack an archive into a new folder `dest`.
+pub fn extract(archive: &Path, dest: &Path) -> Result<(), String> {
+    let run = || -> Result<(), Box<dyn std::error::Error>> {
+        let mut a = zip::ZipArchive::new(File::open(archive)?)?;
+        create_private_dir(dest)?;
+        for i in 0..a.len() {
+            let mut f = a.by_index(i)?;
+            // Entries that would land outside `dest` are skipped.
+            let Some(rel) = f.enclosed_name() else {
+                continue;
+            };
+            let out = dest.join(rel);
+            if f.is_dir() {
+                fs::create_dir_all(&out)?;
+                continue;
+            }
+            if let Some(p) = out.parent() {
+                fs::create_dir_all(p)?;
+            }
+            std::io::copy(&mut f, &mut File::create(&out)?)?;
+        }
+        Ok(())
+    };
+    run().map_err(|e| io_err("read the archive", archive, e))
+}
+
+/// Read experiment.json of an unpacked archive or a run folder.
+pub fn read_meta(dir: &Path) -> Result<Value, String> {
+    let p = dir.join(EXPERIMENT);
+    let text = fs::read_to_string(&p).map_err(|e| io_err("read", &p, e))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| io_err("parse", &p, e))?;
+    if !v.is_object() {
+        return Err(format!("{} is not a JSON object", p.display()));
+    }
+    Ok(v)
+}
+
+/// Where and as whom to replay an archive.
+pub struct Target {
+    pub root: String,
+    pub api_key: String,
+    pub key: String,
+    pub run_id: String,
+}
+
+#[derive(Default, Debug)]
+pub struct Summary {
+    pub messages: usize,
+    pub metrics: usize,
+    pub parameters: usize,
+    pub output: usize,
+    pub writes: usize,
+    pub uploads: usize,
+    pub problems: Vec<String>,
+}
+
+const CHUNK: usize = 1000;
+
+impl Target {
+    fn clientlib(&self, ep: &str) -> String {
+        format!("{}/clientlib/{ep}", self.root)
+    }
+
+    fn rest(&self, ep: &str) -> String {
+        format!("{}/api/rest/v2/{ep}", self.root)
+    }
+
+    /// Send one request, retrying transient failures (the client's policy) for a minute.
+    fn send(&self, mut req: Request, s: &mut Summary) -> bool {
+        req.api_key = self.api_key.clone();
+        let what = req.url.clone();
+        let why = match client::send_blocking(&req, std::time::Duration::from_secs(60)) {
+            Ok(r) if (200..300).contains(&r.status) => return true,
+            Ok(r) => format!(
+                "HTTP {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+            Err(e) => e.message(),
+        };
+        if s.problems.len() < 50 {
+            s.problems.push(format!("{what}: {why}"));
+        }
+        false
+    }
+
+    fn post(&self, url: String, body: Value, gzip: bool, s: &mut Summary) -> bool {
+        let req = Request {
+            method: "POST".into(),
+            url,
+            json_body: Some(body.to_string()),
+            gzip_body: gzip,
+            ..Default::default()
+        };
+        self.send(req, s)
+    }
+
+    fn write(&self, endpoint: &str, mut body: Value, s: &mut Summary) {
+        body["experimentKey"] = json!(self.key);
+        if self.post(self.rest(endpoint), body, false, s) {
+            s.writes += 1;
+        }
+    }
+
+    fn batch(&self, endpoint: &str, field: &str, items: &mut Vec<Value>, s: &mut Summary) -> usize {
+        let mut sent = 0;
+        while !items.is_empty() {
+            let n = items.len().min(CHUNK);
+            let chunk: Vec<Value> = items.drain(..n).collect();
+            let mut body = json!({"experimentKey": self.key});
+            body[field] = Value::Array(chunk);
+            if endpoint.ends_with("output") {
+                body["runContext"] = Value::Null;
+            }
+            let url = if endpoint.starts_with("batch/") {
+                self.clientlib(endpoint)
+            } else {
+                format!("{}/clientlib/rest/v2/{endpoint}", self.root)
+            };
+            if self.post(url, body, true, s) {
+                sent += n;
+            }
+        }
+        sent
+    }
+
+    fn upload(&self, dir: &Path, p: &Value, remote: bool, s: &mut Summary) {
+        let upload_type = p["upload_type"].as_str().unwrap_or("asset").to_string();
+        let endpoint = match upload_type.as_str() {
+            "git-patch" => "git-patch/upload",
+            "visualization" | "shap" | "prophet" => "visualizations/upload",
+            _ => "asset/upload",
+        };
+        let mut query = vec![
+            ("experimentKey".to_string(), self.key.clone()),
+            ("runId".to_string(), self.run_id.clone()),
+            ("type".to_string(), upload_type.clone()),
+        ];
+        if let Some(Value::Object(params)) = p.get("additional_params") {
+            for (k, v) in params {
+                let v = match v {
+                    Value::Null => continue,
+                    Value::String(x) => x.clone(),
+                    // Steps and epochs are whole numbers on the wire.
+                    Value::Number(n) if k == "step" || k == "epoch" => n
+                        .as_f64()
+                        .map(|f| (f as i64).to_string())
+                        .unwrap_or_default(),
+                    other => other.to_string(),
+                };
+                if k != "runId" && k != "type" {
+                    query.push((k.clone(), v));
+                }
+            }
+        }
+        let mut form = Vec::new();
+        if let Some(m) = p
+            .get("metadata")
+            .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()))
+        {
+            form.push(("metadata".to_string(), m.to_string()));
+        }
+        let file_part = if remote {
+            form.push((
+                "link".to_string(),
+                p["remote_uri"].as_str().unwrap_or("").to_string(),
+            ));
+            None
+        } else {
+            let rel = p["file_path"].as_str().unwrap_or("");
+            let path = dir.join(rel);
+            if rel.is_empty() || rel.contains("..") || !path.is_file() {
+                s.problems
+                    .push(format!("the archive lacks the file '{rel}' of an upload"));
+                return;
+            }
+            Some(path.display().to_string())
+        };
+        let req = Request {
+            method: "POST".into(),
+            url: self.clientlib(endpoint),
+            query,
+            file_part,
+            form,
+            multipart: true,
+            ..Default::default()
+        };
+        if self.send(req, s) {
+            s.uploads += 1;
+        }
+    }
+}
+
+/// Send the messages of an unpacked archive (or run folder) to an experiment that the
+/// caller has already created: metrics in batches as they come, REST writes and
+/// uploads in order, then parameters and output in batches, as `comet upload` does.
+pub fn replay(dir: &Path, t: &Target) -> Summary {
+    let mut s = Summary::default();
+    let path = dir.join(MESSAGES);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        // A run killed before it logged anything has no messages: nothing to send.
+        Err(_) => return s,
+    };
+    let mut metrics = Vec::new();
+    let mut params = Vec::new();
+    let mut output = Vec::new();
+    let mut info = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let offset = i as i64 + 1;
+        // A process killed mid-write can leave a partial last line: skip it.
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            s.problems.push(format!(
+                "line {offset} of messages.json is not JSON; skipped"
+            ));
+            continue;
+        };
+        s.messages += 1;
+        let p = &msg["payload"];
+        let g = |k: &str| p.get(k).cloned().unwrap_or(Value::Null);
+        match msg["type"].as_str().unwrap_or("") {
+            "metric_msg" => {
+                let m = &p["metric"];
+                metrics.push(json!({
+                    "metricName": m["metricName"], "metricValue": m["metricValue"],
+                    "step": m.get("step").cloned().unwrap_or(Value::Null),
+                    "epoch": m.get("epoch").cloned().unwrap_or(Value::Null),
+                    "context": g("context"), "timestamp": g("local_timestamp"),
+                    "offset": offset,
+                }));
+                if metrics.len() >= CHUNK {
+                    s.metrics += t.batch(
+                        "batch/logger/experiment/metric",
+                        "values",
+                        &mut metrics,
+                        &mut s,
+                    );
+                }
+            }
+            "parameter_msg" => {
+                let q = p
+                    .get("param")
+                    .or_else(|| p.get("params"))
+                    .unwrap_or(&Value::Null);
+                params.push(json!({
+                    "parameterName": q["paramName"], "parameterValue": q["paramValue"],
+                    "step": q.get("step").cloned().unwrap_or(Value::Null),
+                    "source": q.get("source").cloned().unwrap_or(Value::Null),
+                    "context": g("context"), "timestamp": g("local_timestamp"),
+                }));
+            }
+            "standard_output" => output.push(json!({
+                "output": g("output"), "stderr": g("stderr").as_bool().unwrap_or(false),
+                "localTimestamp": g("local_timestamp"), "offset": offset,
+            })),
+            "log_other" => t.write(
+                "write/experiment/log-other",
+                json!({"key": g("key"), "value": g("value")}),
+                &mut s,
+            ),
+            "html" => t.write(
+                "write/experiment/html",
+                json!({"html": g("html"), "override": false}),
+                &mut s,
+            ),
+            "htmlOverride" => t.write(
+                "write/experiment/html",
+                json!({"html": g("htmlOverride"), "override": true}),
+                &mut s,
+            ),
+            "graph" => t.write(
+                "write/experiment/graph",
+                json!({"graph": g("graph")}),
+                &mut s,
+            ),
+            "file_name" => t.write(
+                "write/experiment/file-path",
+                json!({"filePath": g("file_name")}),
+                &mut s,
+            ),
+            "git_metadata" => t.write("write/experiment/git/metadata", g("git_metadata"), &mut s),
+            "system_details" => {
+                let mut b = Map::new();
+                for (from, to) in [
+                    ("command", "command"),
+                    ("hostname", "hostname"),
+                    ("ip", "ip"),
+                    ("machine", "machine"),
+                    ("os", "os"),
+                    ("os_release", "osRelease"),
+                    ("os_type", "osType"),
+                    ("pid", "pid"),
+                    ("processor", "processor"),
+                    ("python_exe", "executable"),
+                    ("python_version", "pythonVersion"),
+                    ("python_version_verbose", "pythonVersionVerbose"),
+                    ("user", "user"),
+                    ("network_interfaces_ips", "networkInterfaceIps"),
+                    ("env", "env"),
+                ] {
+                    let v = g(from);
+                    // Fields the run did not know are empty in the archive: leave them unset.
+                    let empty = v.is_null()
+                        || v.as_str() == Some("")
+                        || v.as_array().is_some_and(|a| a.is_empty())
+                        || v.as_object().is_some_and(|o| o.is_empty())
+                        || (from == "pid" && v.as_i64() == Some(0));
+                    if !empty {
+                        b.insert(to.into(), v);
+                    }
+                }
+                t.write("write/experiment/system-details", Value::Object(b), &mut s);
+            }
+            "installed_packages" => t.write(
+                "write/experiment/system-details",
+                json!({"installedPackages": g("installed_packages")}),
+                &mut s,
+            ),
+            "os_packages" => t.write(
+                "write/experiment/system-details",
+                json!({"osPackages": g("os_packages")}),
+                &mut s,
+            ),
+            "gpu_static_info" => t.write(
+                "write/experiment/system-details",
+                json!({"gpuStaticInfoList": g("gpu_static_info")}),
+                &mut s,
+            ),
+            "system_info" => info.push(g("system_info")),
+            "file_upload" => t.upload(dir, p, false, &mut s),
+            "remote_file" => t.upload(dir, p, true, &mut s),
+            other => s.problems.push(format!(
+                "message type '{other}' (line {offset}) is not supported; skipped"
+            )),
+        }
+    }
+    s.metrics += t.batch(
+        "batch/logger/experiment/metric",
+        "values",
+        &mut metrics,
+        &mut s,
+    );
+    s.parameters += t.batch(
+        "batch/logger/experiment/parameter",
+        "values",
+        &mut params,
+        &mut s,
+    );
+    // Standard output first, then standard error, as `comet upload` sends them.
+    let (mut out, mut err): (Vec<Value>, Vec<Value>) = output
+        .into_iter()
+        .partition(|o| !o["stderr"].as_bool().unwrap_or(false));
+    s.output += t.batch("write/experiment/output", "outputLines", &mut out, &mut s);
+    s.output += t.batch("write/experiment/output", "outputLines", &mut err, &mut s);
+    if !info.is_empty() {
+        t.write(
+            "write/experiment/system-details",
+            json!({ "logAdditionalSystemInfoList": info }),
+            &mut s,
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::{MetricPoint, RestWrite};
+
+    fn temp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("cometr-offline-test-{}", new_id()));
+        create_private_dir(&d).unwrap();
+        d
+    }
+
+    fn lines(dir: &Path) -> Vec<Value> {
+        fs::read_to_string(dir.join(MESSAGES))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn records_messages_in_comet_format() {
+        let base = temp();
+        let mut w = Writer::create(&base, "abc", Some("p".into()), None).unwrap();
+        w.record(vec![
+            Entry::Metric(MetricPoint {
+                name: "loss".into(),
+                value: json!(0.5),
+                step: Some(1),
+                epoch: None,
+                context: None,
+                timestamp: 7,
+            }),
+            Entry::Parameter(json!({"parameterName": "layers", "parameterValue": [1, 2],
+                                    "step": null, "source": "manual", "timestamp": 8})),
+            Entry::Rest(RestWrite {
+                endpoint: "write/experiment/tags".into(),
+                body: json!({"addedTags": ["a", "b", "a"]}).to_string(),
+            }),
+            Entry::Rest(RestWrite {
+                endpoint: "write/experiment/log-other".into(),
+                body: json!({"key": "k", "value": 1}).to_string(),
+            }),
+        ])
+        .unwrap();
+        let m = lines(&w.dir);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0]["type"], "metric_msg");
+        assert_eq!(m[0]["payload"]["message_id"], 1);
+        assert!(m[0]["payload"].get("context").is_none());
+        assert_eq!(m[0]["payload"]["metric"]["epoch"], Value::Null);
+        assert_eq!(m[1]["payload"]["params"]["paramValue"], json!([1, 2]));
+        assert_eq!(
+            m[2]["payload"],
+            json!({"key": "k", "value": 1, "message_id": 3})
+        );
+        let meta = read_meta(&w.dir).unwrap();
+        assert_eq!(meta["tags"], json!(["a", "b"]));
+        assert_eq!(meta["project_name"], "p");
+        // Keys are sorted, as the SDK writes them.
+        let first = fs::read_to_string(w.dir.join(MESSAGES)).unwrap();
+        assert!(first.starts_with("{\"payload\":{\"local_timestamp\":7,\"message_id\":1,"));
+        let archive = w.finish().unwrap();
+        assert_eq!(archive, base.join("abc.zip"));
+        assert!(!base.join("abc").exists());
+        let out = base.join("out");
+        extract(&archive, &out).unwrap();
+        assert_eq!(lines(&out).len(), 3);
+        assert!(!out.join(LOCK).exists());
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn splits_system_details() {
+        let m = system_details_messages(&json!({
+            "pid": 12, "hostname": "h", "installedPackages": ["a"],
+            "logAdditionalSystemInfoList": [{"key": "x", "value": true}]
+        }));
+        let types: Vec<&str> = m.iter().map(|(t, _)| *t).collect();
+        assert_eq!(
+            types,
+            vec!["system_details", "installed_packages", "system_info"]
+        );
+        assert_eq!(m[0].1["pid"], 12);
+        assert_eq!(m[2].1["system_info"]["value"], "true");
+    }
+}

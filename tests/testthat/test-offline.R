@@ -1,0 +1,268 @@
+# Offline experiments: COMET_OFFLINE records the run into Comet's own archive format,
+# upload_offline() (or Comet's `comet upload`) sends it later.
+
+# Record a run with one of everything into an offline folder; returns the folder,
+# the key and the local files logged.
+record_offline_run <- function(dir) {
+  withr::local_envvar(COMET_OFFLINE = "TRUE", COMET_OFFLINE_DIRECTORY = dir)
+  asset <- withr::local_tempfile(fileext = ".txt")
+  writeLines("asset content", asset)
+  data <- withr::local_tempfile(fileext = ".csv")
+  writeLines("a,b\n1,2", data)
+  exp <- create_experiment(experiment_name = "offline-run", project_name = "offproj",
+                           log_code = FALSE, log_system_details = TRUE,
+                           log_output = TRUE, keep_active = TRUE)
+  for (i in 1:3) exp$log_metric("loss", 1 / i, step = i, epoch = 1)
+  exp$log_metric("acc", NaN)
+  exp$log_metric("lr-sched", 0.5, context = "train")
+  exp$log_parameter("lr", 0.01)
+  exp$log_parameter("layers", c(1, 2, 3))
+  exp$log_parameter("optimizer", "adam", step = 2)
+  exp$log_other("note", "hello")
+  exp$add_tags(c("offline", "demo"))
+  exp$log_html("<b>one</b>")
+  exp$log_html("<i>two</i>")
+  exp$log_graph('{"layers": 3}')
+  exp$log_code("x <- 1\nprint(x)")
+  exp$log_git_metadata(branch = "main", origin = "git@example.com:r.git", parent = "abc")
+  exp$set_start_end_time(start = 1700000000000)
+  cat("hello from the offline run\n")
+  exp$upload_asset(asset, step = 2, metadata = list(k = "v"))
+  exp$log_remote_asset("s3://bucket/data.bin", metadata = list(r = 1))
+  art <- Artifact$new("offline-data", "dataset", aliases = "first", metadata = list(rows = 1))
+  art$add(data, logical_path = "data.csv")
+  art$add_remote("s3://bucket/big.parquet")
+  expect_message(exp$log_artifact(art), "recorded offline")
+  key <- exp$get_key()
+  expect_message(exp$stop(), paste0(key, ".zip"), fixed = TRUE)
+  list(key = key, exp = exp, archive = file.path(dir, paste0(key, ".zip")))
+}
+
+# Run a Python script of fixtures/python with the comet_ml virtualenv; skips when
+# python3 or the virtualenv is not available. `cache` is the real cache folder.
+python_sdk <- function(script, args, cache, env = character()) {
+  skip_if(!nzchar(Sys.which("python3")), "python3 is not installed")
+  skip_if(!nzchar(Sys.which("sh")), "no POSIX shell to run fixtures/python/sdk.sh")
+  withr::local_envvar(XDG_CACHE_HOME = cache)
+  withr::local_envvar(env)
+  out <- suppressWarnings(system2(
+    "sh", c(shQuote(fixture("python", "sdk.sh")), shQuote(fixture("python", script)),
+            shQuote(args)),
+    stdout = TRUE, stderr = TRUE
+  ))
+  status <- attr(out, "status") %||% 0L
+  skip_if(status == 90L, "python3 is not installed")
+  skip_if(status == 91L, paste("cannot create the virtualenv or `pip install comet_ml jsonschema`:",
+                               paste(tail(out, 3), collapse = " ")))
+  list(status = status, out = out)
+}
+
+readLines_safe <- function(p) {
+  if (!file.exists(p)) return(character())
+  tryCatch(readLines(p, warn = FALSE), error = function(e) character())
+}
+
+real_cache <- function() Sys.getenv("XDG_CACHE_HOME", file.path(Sys.getenv("HOME"), ".cache"))
+
+test_that("an offline run writes one archive in Comet's format, private to the user", {
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  run <- record_offline_run(dir)
+  expect_match(run$key, "^[0-9a-f]{32}$")
+  expect_identical(list.files(dir, all.files = TRUE, no.. = TRUE), basename(run$archive))
+  expect_identical(format(file.info(dir)$mode), "700")
+  files <- utils::unzip(run$archive, list = TRUE)$Name
+  expect_true(all(c("experiment.json", "messages.json", "cometr-artifacts.json") %in% files))
+  unpacked <- withr::local_tempdir()
+  utils::unzip(run$archive, "experiment.json", exdir = unpacked)
+  meta <- jsonlite::read_json(file.path(unpacked, "experiment.json"))
+  expect_identical(meta$offline_id, run$key)
+  expect_identical(meta$project_name, "offproj")
+  expect_setequal(unlist(meta$tags), c("offline", "demo"))
+  expect_identical(meta$start_time, 1700000000000)
+  # Nothing reached the server.
+  expect_error(get_experiment(run$key), class = "cometr_http_error")
+})
+
+test_that("the archive validates against the JSON Schemas shipped in comet_ml", {
+  cache <- real_cache()
+  srv <- local_test_server()
+  run <- record_offline_run(file.path(tempfile(), "runs"))
+  res <- python_sdk("validate-offline.py", run$archive, cache)
+  expect_identical(res$status, 0L, label = paste(res$out, collapse = "\n"))
+  expect_true(any(grepl("^VALID [0-9]+$", res$out)))
+})
+
+expect_run_uploaded <- function(key, with_artifact = TRUE, output_lines = 1L) {
+  exp <- get_experiment(key)
+  loss <- exp$get_metric("loss")$metrics
+  # `comet upload` samples metrics, which changes their order.
+  loss <- loss[order(vapply(loss, `[[`, 0L, "step"))]
+  expect_equal(as.numeric(vapply(loss, `[[`, "", "metricValue")), 1 / (1:3))
+  expect_identical(vapply(loss, `[[`, 0L, "step"), 1:3)
+  expect_identical(exp$get_metric("acc")$metrics[[1]]$metricValue, "NaN")
+  expect_identical(exp$get_metric("lr-sched")$metrics[[1]]$runContext %||%
+                     exp$get_metric("lr-sched")$metrics[[1]]$context, "train")
+  values <- function(v) setNames(vapply(v, `[[`, "", "valueCurrent"), vapply(v, `[[`, "", "name"))
+  p <- values(exp$get_parameters()$values)
+  expect_equal(as.numeric(p[["lr"]]), 0.01)
+  expect_identical(p[["layers"]], "[1,2,3]")
+  expect_identical(p[["optimizer"]], "adam")
+  o <- values(exp$get_other()$values)
+  expect_identical(o[["note"]], "hello")
+  expect_identical(o[["Name"]], "offline-run")
+  expect_setequal(unlist(exp$get_tags()$tags), c("offline", "demo"))
+  expect_identical(exp$get_html()$html, "<b>one</b><i>two</i>")
+  expect_identical(exp$get_graph()$graph, '{"layers": 3}')
+  expect_identical(exp$get_code()$code, "x <- 1\nprint(x)")
+  expect_identical(exp$get_git_metadata()$branch, "main")
+  expect_identical(exp$get_system_details()$osType, Sys.info()[["sysname"]])
+  out <- exp$get_output()$output
+  expect_identical(lengths(regmatches(out, gregexpr("hello from the offline run", out))),
+                   output_lines)
+  assets <- exp$get_asset_list()$assets
+  a <- Filter(function(x) grepl("\\.txt$", x$fileName), assets)
+  expect_length(a, 1)
+  expect_identical(jsonlite::parse_json(a[[1]]$metadata), list(k = "v"))
+  expect_identical(exp$get_asset(a[[1]]$assetId), "asset content\n")
+  r <- Filter(function(x) identical(x$fileName, "data.bin"), assets)
+  expect_length(r, 1)
+  expect_true(isTRUE(r[[1]]$remote))
+  m <- exp$get_metadata()
+  expect_identical(m$startTimeMillis, 1700000000000)
+  expect_false(m$running)
+  if (with_artifact) {
+    logged <- exp$get_artifact("offline-data")
+    expect_identical(logged$get_artifact_type(), "dataset")
+    expect_identical(unlist(logged$get_aliases()), "first")
+    expect_setequal(vapply(logged$get_assets(), function(x) x$get_logical_path(), ""),
+                    c("data.csv", "big.parquet"))
+  }
+  list(exp = exp, metrics = length(exp$get_metric("loss")$metrics),
+       assets = length(assets), output = out)
+}
+
+test_that("upload_offline() sends the archive and every value reads back", {
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  run <- record_offline_run(dir)
+  msgs <- capture_messages(out <- capture.output(urls <- upload_offline(dir)))
+  expect_match(msgs, "Uploading offline experiment", all = FALSE)
+  expect_match(msgs, "Experiment uploaded", all = FALSE)
+  expect_identical(unname(urls), paste0(srv$url_root %||% sub("/clientlib/?$", "", srv$url),
+                                        "/local/general/", run$key))
+  expect_identical(out, unname(urls))
+  expect_run_uploaded(run$key)
+  # Reading an offline experiment says how to upload it.
+  err <- expect_error(run$exp$get_metric("loss"), class = "cometr_offline_error")
+  expect_s3_class(err, "cometr_error")
+  expect_match(conditionMessage(err), "upload_offline()", fixed = TRUE)
+})
+
+test_that("uploading the same archive twice stores it once", {
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  run <- record_offline_run(dir)
+  suppressMessages(capture.output(upload_offline(run$archive)))
+  first <- expect_run_uploaded(run$key)
+  expect_message(capture.output(upload_offline(run$archive)), "already uploaded")
+  again <- expect_run_uploaded(run$key)
+  expect_identical(again$metrics, first$metrics)
+  expect_identical(again$assets, first$assets)
+})
+
+test_that("an interrupted upload can be resumed without duplicates", {
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  run <- record_offline_run(dir)
+  # The upload fails at its very end, so the server never marks it complete.
+  srv$inject_fault("status-report/offline-metadata", status = 400L, times = 1L)
+  expect_error(suppressMessages(upload_offline(run$archive)), class = "cometr_http_error")
+  suppressMessages(capture.output(upload_offline(run$archive)))
+  got <- expect_run_uploaded(run$key)
+  expect_length(get_experiment(run$key)$get_parameters()$values, 3)
+  params <- call_api("/experiment/parameters", params = list(experimentKey = run$key))$values
+  expect_length(params, 3)
+})
+
+test_that("reads and server actions of an offline experiment raise cometr_offline_error", {
+  local_isolated_config()
+  withr::local_envvar(COMET_OFFLINE = "TRUE")
+  # No server and no API key are needed offline.
+  exp <- create_experiment(log_code = FALSE, log_system_details = FALSE, log_output = FALSE)
+  expect_null(exp$get_url())
+  for (f in list(function() exp$get_metric("x"), function() exp$get_parameters(),
+                 function() exp$get_asset("id"), function() exp$get_git_patch(),
+                 function() exp$get_artifact("a"), function() exp$archive(),
+                 function() exp$create_symlink("p"), function() exp$get_metadata())) {
+    expect_error(f(), class = "cometr_offline_error")
+  }
+  exp$log_metric("m", 1)
+  expect_message(exp$stop(), ".cometml-runs", fixed = TRUE)
+  expect_identical(format(file.info(".cometml-runs")$mode), "700")
+  expect_length(list.files(".cometml-runs", pattern = "\\.zip$"), 1)
+})
+
+test_that("COMET_OFFLINE can come from .comet.yml", {
+  local_isolated_config()
+  writeLines(c("COMET_OFFLINE: TRUE", "COMET_OFFLINE_DIRECTORY: offline-here"), ".comet.yml")
+  exp <- create_experiment(log_code = FALSE, log_system_details = FALSE, log_output = FALSE)
+  suppressMessages(exp$stop())
+  expect_true(file.exists(file.path("offline-here", paste0(exp$get_key(), ".zip"))))
+})
+
+test_that("`comet upload` accepts an archive written by cometr", {
+  cache <- real_cache()
+  srv <- local_test_server()
+  run <- record_offline_run(file.path(tempfile(), "runs"))
+  res <- python_sdk("comet-upload.py", run$archive, cache,
+                    env = c(COMET_URL_OVERRIDE = srv$url, COMET_API_KEY = "local-api-key"))
+  expect_identical(res$status, 0L, label = paste(res$out, collapse = "\n"))
+  # Comet's format has no artifacts: `comet upload` leaves them out.
+  expect_run_uploaded(run$key, with_artifact = FALSE)
+})
+
+test_that("a run killed with SIGKILL leaves a folder that upload_offline() uploads", {
+  skip_on_os("windows")
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  ready <- tempfile()
+  script <- tempfile(fileext = ".R")
+  writeLines(c(
+    "library(cometr)",
+    sprintf("Sys.setenv(COMET_OFFLINE = 'TRUE', COMET_OFFLINE_DIRECTORY = '%s')", dir),
+    "exp <- create_experiment(log_code = FALSE, log_system_details = FALSE)",
+    "for (i in 1:5) exp$log_metric('loss', i / 10, step = i)",
+    "exp$log_parameter('lr', 0.1)",
+    "exp$log_other('phase', 'training')",
+    "cat('before the kill\\n')",
+    # Logged values are on disk within ~0.1 s.
+    "Sys.sleep(0.5)",
+    sprintf("writeLines(c(as.character(Sys.getpid()), exp$get_key()), '%s')", ready),
+    "Sys.sleep(120)"
+  ), script)
+  system2(file.path(R.home("bin"), "Rscript"), shQuote(script), wait = FALSE,
+          stdout = FALSE, stderr = FALSE,
+          env = paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep)))
+  deadline <- Sys.time() + 60
+  while (length(readLines_safe(ready)) < 2L && Sys.time() < deadline) Sys.sleep(0.1)
+  info <- readLines_safe(ready)
+  expect_length(info, 2)
+  pid <- as.integer(info[[1]])
+  key <- info[[2]]
+  expect_true(tools::pskill(pid, tools::SIGKILL))
+  while (isTRUE(tools::pskill(pid, 0L)) && Sys.time() < deadline) Sys.sleep(0.1)
+  # No archive, but the run folder with what was logged.
+  expect_false(file.exists(file.path(dir, paste0(key, ".zip"))))
+  expect_true(file.exists(file.path(dir, key, "messages.json")))
+  suppressMessages(capture.output(urls <- upload_offline(dir)))
+  expect_length(urls, 1)
+  expect_true(file.exists(file.path(dir, paste0(key, ".zip"))))
+  exp <- get_experiment(key)
+  loss <- exp$get_metric("loss")$metrics
+  expect_equal(as.numeric(vapply(loss, `[[`, "", "metricValue")), (1:5) / 10)
+  expect_identical(exp$get_parameters()$values[[1]]$valueCurrent, "0.1")
+  o <- exp$get_other()$values
+  expect_identical(Filter(function(v) v$name == "phase", o)[[1]]$valueCurrent, "training")
+  expect_match(exp$get_output()$output, "before the kill", fixed = TRUE)
+})
