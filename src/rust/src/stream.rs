@@ -150,6 +150,7 @@ pub struct Stream {
     has_problems: AtomicBool,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
     sender: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    stager: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// An offline experiment: staged items go to its archive instead of the server.
     pub offline: Option<Mutex<crate::offline::Writer>>,
 }
@@ -228,6 +229,7 @@ fn open_with(
         has_problems: AtomicBool::new(has),
         heartbeat: Mutex::new(None),
         sender: Mutex::new(None),
+        stager: Mutex::new(None),
         offline: offline.map(Mutex::new),
     });
     let id = {
@@ -614,8 +616,22 @@ impl Stream {
     }
 
     async fn run(self: Arc<Self>) {
-        // Stage (and so spool) every 100 ms; send every `interval`, or sooner when a
-        // full batch is waiting.
+        // Stage (and so spool) every 100 ms, in a task of its own so that a sender
+        // stuck retrying never delays the spool; send every `interval`, or sooner when
+        // a full batch is waiting.
+        let stager = self.clone();
+        let staging = client::runtime().spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if stager.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                stager.stage();
+            }
+        });
+        if let Ok(mut g) = self.stager.lock() {
+            *g = Some(staging);
+        }
         let tick = Duration::from_millis(100).min(self.settings.interval);
         let mut last_send = Instant::now();
         loop {
@@ -625,7 +641,6 @@ impl Stream {
             if self.closed.load(Ordering::Acquire) {
                 return;
             }
-            self.stage();
             if woken || last_send.elapsed() >= self.settings.interval {
                 last_send = Instant::now();
                 if self.pending() > 0 {
@@ -706,7 +721,7 @@ impl Stream {
     fn shutdown_tasks(&self) {
         self.closed.store(true, Ordering::Release);
         self.wake.notify_one();
-        for slot in [&self.heartbeat, &self.sender] {
+        for slot in [&self.heartbeat, &self.sender, &self.stager] {
             if let Ok(mut g) = slot.lock() {
                 if let Some(h) = g.take() {
                     h.abort();
