@@ -215,14 +215,14 @@ Experiment <- R6::R6Class("Experiment",
       session$gate <- FALSE
       private$key <- experiment_key
       private$url <- experiment_url
-      private$api_key <- api_key_value(api_key)
+      private$api_key <- secret(api_key_value(api_key))
       private$dynamic <- dynamic
       private$workspace <- workspace_name
       private$project <- project_name
       # An offline experiment (see offline.R) comes with its stream already open.
       private$offline <- session$offline
       private$stream <- if (!is.null(private$offline)) private$offline$id else rust_stream_open(
-        experiment_key, private$api_key, url_root(),
+        experiment_key, reveal(private$api_key), url_root(),
         getOption("cometr.batch_interval", 2) * 1000,
         as.integer(getOption("cometr.batch_size", 1000L)),
         getOption("cometr.max_memory_items", 200000), spool_dir()
@@ -262,7 +262,7 @@ Experiment <- R6::R6Class("Experiment",
       private$check_active()
       private$flush()
       comet_http("/write/experiment/archive", "GET", list(experimentKey = private$key),
-                 private$api_key)
+                 reveal(private$api_key))
       invisible(self)
     },
 
@@ -272,7 +272,7 @@ Experiment <- R6::R6Class("Experiment",
       private$check_active()
       private$flush()
       comet_http("/write/experiment/restore", "GET", list(experimentKey = private$key),
-                 private$api_key)
+                 reveal(private$api_key))
       invisible(self)
     },
 
@@ -282,7 +282,7 @@ Experiment <- R6::R6Class("Experiment",
       private$check_online()
       private$finish()
       res <- comet_http("/write/experiment/delete", "GET", list(experimentKey = private$key),
-                        private$api_key)
+                        reveal(private$api_key))
       parse_by_type(res, "/write/experiment/delete")
     },
 
@@ -434,7 +434,7 @@ Experiment <- R6::R6Class("Experiment",
       private$check_online()
       private$flush()
       res <- comet_http("/experiment/asset/get-asset", "GET",
-                        list(experimentKey = private$key, assetId = assetId), private$api_key)
+                        list(experimentKey = private$key, assetId = assetId), reveal(private$api_key))
       parse_by_type(res, "/experiment/asset/get-asset")
     },
 
@@ -448,7 +448,7 @@ Experiment <- R6::R6Class("Experiment",
       private$flush()
       res <- comet_http("/write/project/symlink", "GET",
                         list(experimentKey = private$key, projectName = project_name),
-                        private$api_key)
+                        reveal(private$api_key))
       parse_by_type(res, "/write/project/symlink")
     },
 
@@ -473,7 +473,7 @@ Experiment <- R6::R6Class("Experiment",
       private$check_online()
       private$flush()
       res <- comet_http("/experiment/git/patch", "GET", list(experimentKey = private$key),
-                        private$api_key)
+                        reveal(private$api_key))
       out <- parse_by_type(res, "/experiment/git/patch")
       if (is.raw(out)) {
         out <- rawToChar(out)
@@ -543,7 +543,7 @@ Experiment <- R6::R6Class("Experiment",
       private$check_active()
       if (!is.null(private$offline)) return(offline_record_artifact(private$offline, artifact))
       private$flush()
-      artifact_log(private$key, artifact, private$api_key)
+      artifact_log(private$key, artifact, reveal(private$api_key))
     },
 
     #' @description Get a logged artifact, recording this experiment as a consumer.
@@ -557,7 +557,7 @@ Experiment <- R6::R6Class("Experiment",
       private$check_online()
       private$check_active()
       private$flush()
-      artifact_get(private$key, private$api_key, artifact_name, workspace, version_or_alias)
+      artifact_get(private$key, reveal(private$api_key), artifact_name, workspace, version_or_alias)
     },
 
     #' @description Set the start and/or end time of the experiment.
@@ -625,7 +625,7 @@ Experiment <- R6::R6Class("Experiment",
       private$flush()
       params$experimentKey <- private$key
       comet_get(endpoint, params[c("experimentKey", setdiff(names(params), "experimentKey"))],
-                private$api_key)
+                reveal(private$api_key))
     },
 
     upload = function(params, file = NULL, link = NULL, metadata = NULL) {
@@ -636,7 +636,7 @@ Experiment <- R6::R6Class("Experiment",
       private$flush()
       params$experimentKey <- private$key
       form <- list(link = link, metadata = if (!is.null(metadata)) encode_metadata(metadata))
-      comet_http("/write/experiment/upload-asset", "POST", params, private$api_key,
+      comet_http("/write/experiment/upload-asset", "POST", params, reveal(private$api_key),
                  file = file, form = form)
       invisible(self)
     },
@@ -647,7 +647,7 @@ Experiment <- R6::R6Class("Experiment",
       on.exit(unlink(path))
       writeLines(patch, path, useBytes = TRUE)
       comet_http("/write/experiment/git/patch", "POST", list(experimentKey = private$key),
-                 private$api_key, file = path)
+                 reveal(private$api_key), file = path)
     },
 
     finish = function() {

@@ -50,6 +50,14 @@ rust_server_fault <- function(id, path, status, body, content_type, times) .Call
 #' @noRd
 rust_server_chaos <- function(id, settings) .Call(wrap__rust_server_chaos, id, settings)
 
+#' The request lines a local server has seen most recently.
+#' @noRd
+rust_server_requests <- function(id) .Call(wrap__rust_server_requests, id)
+
+#' Turn TLS certificate verification off (`FALSE`) or on for every later request.
+#' @noRd
+rust_set_tls_verify <- function(verify) .Call(wrap__rust_set_tls_verify, verify)
+
 #' Open a queue and background sender for one experiment; returns its id.
 #' @noRd
 rust_stream_open <- function(key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir) .Call(wrap__rust_stream_open, key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir)

@@ -44,6 +44,22 @@ retry_budget <- function() {
   if (length(value) != 1L || is.na(value) || value < 0) 60 else value
 }
 
+# TLS certificate checks are on unless turned off explicitly, with the option
+# `cometr.tls_verify = FALSE` or `COMET_INTERNAL_CHECK_TLS_CERTIFICATE: false`; turning
+# them off warns (once per session).
+apply_tls_setting <- function() {
+  value <- getOption("cometr.tls_verify") %||%
+    config_value("COMET_INTERNAL_CHECK_TLS_CERTIFICATE", quiet = TRUE)
+  verify <- !(length(value) == 1L && toupper(as.character(value)) %in% c("FALSE", "0", "NO"))
+  rust_set_tls_verify(verify)
+  if (!verify && !isTRUE(log_state$tls_warned)) {
+    log_state$tls_warned <- TRUE
+    cometr_warn("TLS certificate checks are turned off: connections to Comet are not protected against impersonation.",
+                "cometr_tls_warning")
+  }
+  invisible(verify)
+}
+
 multipart_endpoints <- c("/write/experiment/upload-asset", "/write/experiment/git/patch")
 
 # Send a request to the REST API (or, with `url`, anywhere) and return the raw answer
@@ -60,6 +76,7 @@ comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL
     body <- body %||% encode_body(params)
   }
   form <- drop_nulls(form)
+  apply_tls_setting()
   log_message("DEBUG", "Call to API endpoint ", endpoint)
   res <- rust_http(method, url, key, q$names, q$values, body, gzip, multipart,
                    file, as.character(names(form)), as.character(unlist(form, use.names = FALSE)),

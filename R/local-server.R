@@ -91,7 +91,7 @@ LocalServer <- R6::R6Class("cometr_local_server",
     port = NULL,
     initialize = function(id, port, host, dir, api_key) {
       private$id <- id
-      private$api_key <- api_key
+      private$api_key <- if (!is.null(api_key)) secret(api_key)
       shown <- if (host %in% c("0.0.0.0", "::", "")) "127.0.0.1" else host
       if (grepl(":", shown, fixed = TRUE)) shown <- paste0("[", shown, "]")
       self$port <- port
@@ -101,7 +101,7 @@ LocalServer <- R6::R6Class("cometr_local_server",
     activate = function() {
       defaults <- c(
         COMET_URL_OVERRIDE = self$url,
-        COMET_API_KEY = private$api_key %||% "local-api-key",
+        COMET_API_KEY = reveal(private$api_key) %||% "local-api-key",
         COMET_WORKSPACE = "local",
         COMET_PROJECT_NAME = "general"
       )
@@ -139,6 +139,8 @@ LocalServer <- R6::R6Class("cometr_local_server",
                         as.integer(times))
       invisible(self)
     },
+    # The request lines (method, path and query) the server saw most recently.
+    requests = function() rust_server_requests(private$id),
     # Replace the random failures (a named list, see local_server()); NULL clears them.
     set_faults = function(faults = NULL) {
       if (!is.null(faults) && (!is.list(faults) || is.null(names(faults)) || any(!nzchar(names(faults))))) {

@@ -42,3 +42,21 @@ check_string <- function(x, name, null_ok = TRUE) {
 `%||%` <- function(x, y) if (length(x) == 0L) y else x
 
 drop_nulls <- function(x) x[!vapply(x, is.null, logical(1))]
+
+# Secrets are redacted by construction: an API key held by an object is wrapped in a
+# closure, so printing, formatting or str() of the object never shows it.
+secret <- function(value) {
+  force(value)
+  structure(function() value, class = "cometr_secret")
+}
+
+reveal <- function(x) if (inherits(x, "cometr_secret")) x() else x
+
+#' @export
+format.cometr_secret <- function(x, ...) "<secret>"
+
+#' @export
+print.cometr_secret <- function(x, ...) {
+  cat("<secret>\n")
+  invisible(x)
+}

@@ -58,6 +58,7 @@ test_that("a malformed JSON body is a classed parse error", {
 
 test_that("an unreachable host is a classed connection error", {
   srv <- local_test_server()
+  withr::local_options(cometr.retry_timeout = 0.5)
   withr::local_envvar(COMET_API_KEY = key)
   url <- srv$url
   srv$stop()

@@ -38,17 +38,32 @@ fn user_agent() -> String {
         .unwrap_or_else(|| format!("cometr/{} (R)", env!("CARGO_PKG_VERSION")))
 }
 
+static TLS_VERIFY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Certificate checks are on unless R turns them off explicitly (and warns).
+pub fn set_tls_verify(verify: bool) {
+    TLS_VERIFY.store(verify, std::sync::atomic::Ordering::Release);
+}
+
+fn build_client(verify: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(120))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .gzip(true)
+        .danger_accept_invalid_certs(!verify)
+        .build()
+        .expect("cannot build the cometr HTTP client")
+}
+
 pub fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .gzip(true)
-            .build()
-            .expect("cannot build the cometr HTTP client")
-    })
+    static UNVERIFIED: OnceLock<reqwest::Client> = OnceLock::new();
+    if TLS_VERIFY.load(std::sync::atomic::Ordering::Acquire) {
+        CLIENT.get_or_init(|| build_client(true))
+    } else {
+        UNVERIFIED.get_or_init(|| build_client(false))
+    }
 }
 
 /// What R asks for.

@@ -213,6 +213,29 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        // Whatever a .comet.yml holds, reading it never panics and never yields a
+        // value for a line it could not parse.
+        #[test]
+        fn any_text_parses_or_errors(text in "\\PC*(\n\\PC*){0,8}") {
+            let _ = parse_yaml_mapping(&text);
+        }
+
+        #[test]
+        fn plain_pairs_round_trip(key in "[A-Z_]{1,20}", value in "[a-zA-Z0-9_./:-]{1,40}") {
+            let text = format!("{key}: \"{value}\"\n");
+            let parsed = parse_yaml_mapping(&text).unwrap();
+            proptest::prop_assert_eq!(parsed, vec![(key, Some(value))]);
+        }
+
+        #[test]
+        fn tags_are_never_values(key in "[A-Z_]{1,20}", tag in "![a-z]{1,8}", rest in "[ -~]{0,30}") {
+            let text = format!("{} : {} {}", key, tag, rest).replacen(" :", ":", 1);
+            let parsed = parse_yaml_mapping(&text);
+            proptest::prop_assert!(parsed.is_err());
+        }
+    }
+
     #[test]
     fn parses_anything_without_panicking() {
         for s in [

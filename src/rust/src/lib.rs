@@ -173,6 +173,20 @@ fn rust_server_chaos(id: i32, settings: &str) -> String {
     }
 }
 
+/// The request lines a local server has seen most recently.
+/// @noRd
+#[extendr]
+fn rust_server_requests(id: i32) -> Vec<String> {
+    server::recent_requests(id)
+}
+
+/// Turn TLS certificate verification off (`FALSE`) or on for every later request.
+/// @noRd
+#[extendr]
+fn rust_set_tls_verify(verify: bool) {
+    client::set_tls_verify(verify);
+}
+
 /// Stop a local server started by `rust_server_start()`.
 /// @noRd
 #[extendr]
@@ -516,6 +530,8 @@ extendr_module! {
     fn rust_server_stop;
     fn rust_server_fault;
     fn rust_server_chaos;
+    fn rust_server_requests;
+    fn rust_set_tls_verify;
     fn rust_stream_open;
     fn rust_stream_metric;
     fn rust_stream_parameter;

@@ -224,6 +224,15 @@ mod tests {
         assert_eq!(c.items[0].0, Kind::Parameter);
     }
 
+    proptest::proptest! {
+        // A spool torn or corrupted anywhere never makes the reader panic.
+        #[test]
+        fn any_spool_text_parses_or_errors(t in "\\PC*(\n\\PC*){0,5}") {
+            let _ = parse(&format!("H\t{{\"experimentKey\":\"k\"}}\n{t}"));
+            let _ = parse(&t);
+        }
+    }
+
     #[test]
     fn rejects_files_without_header() {
         assert!(parse("m\t1\t{}\n").is_err());

@@ -50,6 +50,27 @@ pub struct State {
     pub faults: Mutex<Vec<Fault>>,
     /// Random failures (error rates, throttling, drops, latency, down periods).
     pub chaos: Mutex<Option<chaos::Settings>>,
+    /// The most recent request lines (method, path and query), for tests and debugging.
+    pub requests: Mutex<std::collections::VecDeque<String>>,
+}
+
+const REQUEST_LOG: usize = 10_000;
+
+/// The request lines a running server has seen most recently, oldest first.
+pub fn recent_requests(id: i32) -> Vec<String> {
+    let Ok(all) = SERVERS.lock() else {
+        return Vec::new();
+    };
+    all.iter()
+        .find(|(i, _)| *i == id)
+        .and_then(|(_, r)| {
+            r.state
+                .requests
+                .lock()
+                .ok()
+                .map(|q| q.iter().cloned().collect())
+        })
+        .unwrap_or_default()
 }
 
 /// Set (or clear, with `None`) the random failures of a running server.
@@ -80,6 +101,12 @@ fn dropped() -> Response {
 
 /// Apply the random failures around the real handler.
 async fn handle(state: Shared, req: axum::extract::Request) -> Response {
+    if let Ok(mut q) = state.requests.lock() {
+        if q.len() == REQUEST_LOG {
+            q.pop_front();
+        }
+        q.push_back(format!("{} {}", req.method(), req.uri()));
+    }
     let settings = state.chaos.lock().ok().and_then(|c| c.clone());
     let Some(settings) = settings.filter(|s| s.applies_to(req.uri().path())) else {
         return serve(state, req).await;
@@ -470,6 +497,7 @@ pub fn start(
         base_url: format!("http://{shown_host}:{}", bound.port()),
         faults: Mutex::new(Vec::new()),
         chaos: Mutex::new(None),
+        requests: Mutex::new(std::collections::VecDeque::new()),
     });
     let kept = state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -530,6 +558,32 @@ pub fn stop(id: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        // Request parsing never panics, whatever a client sends.
+        #[test]
+        fn any_query_decodes(q in "\\PC*") {
+            let _ = decode_query(Some(&q));
+            let _ = percent_decode(&q);
+        }
+
+        #[test]
+        fn any_bytes_gunzip_or_error(b in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = gunzip(&b);
+        }
+
+        #[test]
+        fn any_fault_settings_parse_or_error(t in "\\PC*") {
+            let _ = chaos::Settings::from_json(&t);
+        }
+
+        #[test]
+        fn encoded_pairs_round_trip(k in "[a-zA-Z0-9]{1,10}", v in "\\PC{0,30}") {
+            let enc: String = v.bytes().map(|b| format!("%{b:02X}")).collect();
+            let q = decode_query(Some(&format!("{k}={enc}")));
+            proptest::prop_assert_eq!(q.get(&k).cloned(), Some(v));
+        }
+    }
 
     #[test]
     fn decodes_queries() {
