@@ -100,7 +100,7 @@ upload_artifact_asset <- function(asset, experiment_key, version_id, api_key) {
   } else {
     path <- asset$get_local_path()
     if (!is_single_string(path) || !file.exists(path)) {
-      cometr_abort(sprintf("Artifact asset file is missing: %s", paste(format(path), collapse = " ")),
+      cometr_abort(sprintf("Artifact asset file is missing: %s", show_value(path, 200)),
                    "cometr_input_error", path = path)
     }
     comet_http("/write/experiment/upload-asset", "POST", params, api_key,

@@ -124,7 +124,7 @@ Artifact <- R6::R6Class(
       }
       check_string(local_path, "local_path", null_ok = FALSE)
       if (!file.exists(local_path)) {
-        cometr_abort(sprintf("local_path doesn't exists: %s", local_path),
+        cometr_abort(sprintf("local_path doesn't exists: %s", show_value(local_path, 200)),
                      "cometr_input_error", argument = "local_path")
       }
       check_flag(overwrite, "overwrite")
@@ -298,6 +298,10 @@ ArtifactAsset <- R6::R6Class(
       private$logical_path <- logical_path
       private$overwrite <- overwrite
       private$remote <- remote
+      if (!is.null(size) && (!is.numeric(size) || length(size) != 1L || is.na(size) ||
+                             size < 0 || is.object(size))) {
+        abort_input("size", "must be a single non-negative number")
+      }
       private$size <- if (is.null(size)) 0 else as.numeric(size)
       private$link <- link
       private$local_path <- local_path
@@ -367,7 +371,10 @@ ArtifactAsset <- R6::R6Class(
 
 # ---- checks shared by the artifact classes ----------------------------------------
 
-is_single_string <- function(x) is.character(x) && length(x) == 1L && !is.na(x)
+is_single_string <- function(x) {
+  is.character(x) && length(x) == 1L && !is.na(x) && !is.object(x) && validUTF8(x) &&
+    nchar(x, "bytes") <= 10000L
+}
 
 # Versions stay strings; they must look like semantic versions (MAJOR[.MINOR[.PATCH]]
 # with an optional -pre-release and +build part).
@@ -383,10 +390,11 @@ check_version <- function(version, arg = "artifact_version") {
   if (is.numeric(version) && length(version) == 1L && !is.na(version)) {
     version <- format(version, scientific = FALSE, trim = TRUE)
   }
-  if (!is_single_string(version) || !grepl(semver_pattern, version)) {
+  if (!is_single_string(version) || nchar(version, "bytes") > 256L || !validUTF8(version) ||
+      !grepl(semver_pattern, version)) {
     cometr_abort(
       sprintf("Invalid %s '%s': expected a semantic version such as \"1.2.0\" or \"1.2.0-beta\"",
-              arg, paste(format(version), collapse = " ")),
+              arg, show_value(version)),
       "cometr_input_error", argument = arg
     )
   }
@@ -401,7 +409,7 @@ check_labels <- function(x, arg) {
     (is.list(x) && all(vapply(x, is_single_string, logical(1))))
   if (!ok) {
     cometr_abort(sprintf("%s is not a list of strings: %s", arg,
-                         paste(format(x), collapse = ", ")),
+                         show_value(x)),
                  "cometr_input_error", argument = arg)
   }
   as.list(unique(as.character(unlist(x, use.names = FALSE))))
@@ -410,7 +418,7 @@ check_labels <- function(x, arg) {
 check_metadata <- function(x, arg = "metadata") {
   if (is.null(x)) return(NULL)
   if (!is.list(x)) {
-    cometr_abort(sprintf("Invalid %s, expecting list: %s", arg, paste(format(x), collapse = " ")),
+    cometr_abort(sprintf("Invalid %s, expecting list: %s", arg, show_value(x)),
                  "cometr_input_error", argument = arg)
   }
   x
@@ -427,7 +435,7 @@ logical_path_problem <- function(path) {
 check_logical_path <- function(path, arg = "logical_path") {
   problem <- logical_path_problem(path)
   if (!is.null(problem)) {
-    cometr_abort(sprintf("Unsafe logical path '%s': it %s", paste(format(path), collapse = " "),
+    cometr_abort(sprintf("Unsafe logical path '%s': it %s", show_value(path),
                          problem),
                  "cometr_input_error", argument = arg, logical_path = path)
   }

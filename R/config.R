@@ -12,8 +12,12 @@ config_value <- function(key, quiet = FALSE) {
 
 # An argument wins when it has a value; otherwise the configuration; otherwise an
 # error for required values, worded as cometr 0.4.0 words it.
-resolve <- function(arg, key, required = TRUE) {
-  if (length(arg) > 0L) return(arg)
+resolve <- function(arg, key, required = TRUE, name = deparse(substitute(arg))) {
+  # As in cometr 0.4.0, a zero-length argument counts as not given.
+  if (length(arg) > 0L) {
+    check_string(arg, name)
+    return(arg)
+  }
   value <- config_value(key)
   if (is.null(value) && required) {
     cometr_abort(

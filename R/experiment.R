@@ -302,10 +302,15 @@ Experiment <- R6::R6Class("Experiment",
     #' @param epoch Epoch (a whole number), or `NULL`.
     #' @param context Context string, or `NULL`.
     log_metric = function(name, value, step = NULL, epoch = NULL, context = NULL) {
-      if (!is.character(name) || length(name) != 1L || is.na(name)) abort_input("name", "must be a single string")
+      # The common case is checked inline: this is the hot path of a training loop.
+      if (!is.character(name) || length(name) != 1L || is.na(name) || !validUTF8(name) ||
+          nchar(name, "bytes") > 10000L) {
+        check_string(name, "name", null_ok = FALSE)
+      }
       if (!is.null(step) && !is_count(step)) abort_input("step", "must be a single finite number")
       if (!is.null(epoch) && !is_count(epoch)) abort_input("epoch", "must be a single finite number")
-      if (!is.null(context) && (!is.character(context) || length(context) != 1L)) abort_input("context", "must be a single string")
+      if (!is.null(context)) check_string(context, "context")
+      if (is.object(value) || is.character(value)) check_value(value)
       private$check_active()
       private$after_push(rust_stream_metric(private$stream, name, value, step, epoch, context), "value")
     },
@@ -323,7 +328,7 @@ Experiment <- R6::R6Class("Experiment",
     #' @description Log the model graph.
     #' @param graph The graph, as a string (e.g. JSON).
     log_graph = function(graph) {
-      check_string(graph, "graph", null_ok = FALSE)
+      check_string(graph, "graph", null_ok = FALSE, max_chars = Inf)
       private$rest("write/experiment/graph", list(graph = graph))
     },
 
@@ -335,8 +340,9 @@ Experiment <- R6::R6Class("Experiment",
     #' @param value Parameter value: a number, string or logical, or a vector.
     #' @param step Step (a whole number), or `NULL`.
     log_parameter = function(name, value, step = NULL) {
-      if (!is.character(name) || length(name) != 1L || is.na(name)) abort_input("name", "must be a single string")
+      check_string(name, "name", null_ok = FALSE)
       if (!is.null(step) && !is_count(step)) abort_input("step", "must be a single finite number")
+      check_value(value)
       private$check_active()
       private$after_push(rust_stream_parameter(private$stream, name, value, step), "value")
     },
@@ -360,10 +366,12 @@ Experiment <- R6::R6Class("Experiment",
     #' @description Add tags.
     #' @param tags A character vector or list of tags.
     add_tags = function(tags) {
-      tags <- unlist(tags)
-      if (!is.character(tags) || length(tags) == 0L || anyNA(tags) || any(!nzchar(tags))) {
+      if (is.list(tags) && !is.object(tags)) tags <- unlist(tags)
+      if (!is.character(tags) || is.object(tags) || length(tags) == 0L || anyNA(tags) ||
+          any(!nzchar(tags))) {
         abort_input("tags", "must be a character vector of non-empty tags")
       }
+      check_text(tags, "tags", 10000)
       private$rest("write/experiment/tags", list(addedTags = as.list(tags)))
     },
 
@@ -375,7 +383,7 @@ Experiment <- R6::R6Class("Experiment",
     #' @param override If `TRUE`, replace the experiment's HTML; if `FALSE`,
     #'   append to it.
     log_html = function(html, override = FALSE) {
-      check_string(html, "html", null_ok = FALSE)
+      check_string(html, "html", null_ok = FALSE, max_chars = Inf)
       check_flag(override, "override")
       private$rest("write/experiment/html",
                    list(html = html, override = override, timestamp = now_ms()))
@@ -396,7 +404,15 @@ Experiment <- R6::R6Class("Experiment",
     upload_asset = function(file, step = NULL, overwrite = NULL, context = NULL, type = NULL,
                             name = NULL, metadata = NULL) {
       check_string(file, "file", null_ok = FALSE)
-      if (!file.exists(file) || dir.exists(file)) abort_input("file", sprintf("is not an existing file: %s", file))
+      if (!file.exists(file) || dir.exists(file)) {
+        abort_input("file", sprintf("is not an existing file: %s", show_value(file)))
+      }
+      check_count(step, "step")
+      check_optional_flag(overwrite, "overwrite")
+      check_string(context, "context")
+      check_string(type, "type")
+      check_string(name, "name")
+      check_metadata_arg(metadata)
       private$check_active()
       private$upload(list(step = step, overwrite = overwrite, context = context, type = type,
                           fileName = name %||% basename(file)),
@@ -413,6 +429,11 @@ Experiment <- R6::R6Class("Experiment",
     log_remote_asset = function(uri, remote_file_name = NULL, step = NULL, overwrite = FALSE,
                                 type = "asset", metadata = NULL) {
       check_string(uri, "uri", null_ok = FALSE)
+      check_string(remote_file_name, "remote_file_name")
+      check_count(step, "step")
+      check_optional_flag(overwrite, "overwrite")
+      check_string(type, "type")
+      check_metadata_arg(metadata)
       private$check_active()
       private$upload(list(step = step, overwrite = overwrite, type = type,
                           fileName = remote_file_name %||% remote_name(uri), isRemote = TRUE),
@@ -488,7 +509,10 @@ Experiment <- R6::R6Class("Experiment",
     #' @description Log source code.
     #' @param code The code, as a string or a character vector of lines.
     log_code = function(code) {
-      if (!is.character(code) || length(code) == 0L || anyNA(code)) abort_input("code", "must be a character vector")
+      if (!is.character(code) || is.object(code) || length(code) == 0L || anyNA(code)) {
+        abort_input("code", "must be a character vector")
+      }
+      check_text(code, "code")
       private$rest("write/experiment/code", list(code = paste(code, collapse = "\n")))
     },
 
@@ -517,6 +541,16 @@ Experiment <- R6::R6Class("Experiment",
                                   network_interface_ips = NULL, additional_system_info = NULL,
                                   os = NULL, os_packages = NULL, os_type = NULL, pid = NULL,
                                   user = NULL, r_version = NULL, r_version_verbose = NULL) {
+      for (a in c("command", "installed_packages", "network_interface_ips", "os_packages")) {
+        check_strings(get(a), a)
+      }
+      for (a in c("executable", "hostname", "ip", "os", "os_type", "user", "r_version",
+                  "r_version_verbose")) {
+        check_string(get(a), a)
+      }
+      check_count(pid, "pid")
+      check_records(gpu_static_info, "gpu_static_info")
+      check_records(additional_system_info, "additional_system_info")
       as_array <- function(x) if (is.null(x)) NULL else as.list(unique(unlist(x)))
       private$rest("write/experiment/system-details", list(
         command = as_array(command), executable = executable, hostname = hostname,
@@ -679,13 +713,25 @@ Experiment <- R6::R6Class("Experiment",
 )
 
 is_count <- function(x) {
-  is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x)
+  is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && !is.object(x) &&
+    abs(x) <= 2^53
 }
 
 check_scalar <- function(x, name) {
-  if (!(is.numeric(x) || is.character(x) || is.logical(x)) || length(x) != 1L) {
+  if (!(is.numeric(x) || is.character(x) || is.logical(x)) || length(x) != 1L ||
+      is.object(x)) {
     abort_input(name, "must be a single number, string or logical value")
   }
+  if (is.character(x)) check_text(x, name)
+}
+
+# A logged value: numbers, strings or logicals (a vector becomes a JSON array).
+check_value <- function(x, name = "value") {
+  if (!(is.numeric(x) || is.character(x) || is.logical(x)) || is.object(x) || length(x) == 0L) {
+    abort_input(name, "must be a number, string or logical vector")
+  }
+  if (is.character(x)) check_text(x, name)
+  invisible(x)
 }
 
 now_ms <- function() round(as.numeric(Sys.time()) * 1000)
@@ -705,4 +751,31 @@ remote_name <- function(uri) {
     name <- basename(sub("/+$", "", uri))
   }
   if (!nzchar(name) || grepl("^[a-zA-Z][a-zA-Z0-9+.-]*:$", name)) "remote" else name
+}
+
+# Metadata of an asset: NULL, a named list, or a JSON object as a string.
+check_metadata_arg <- function(metadata) {
+  if (is.null(metadata)) return(invisible(NULL))
+  if (is.character(metadata) && length(metadata) == 1L && !is.na(metadata)) {
+    check_text(metadata, "metadata", 1e6)
+    ok <- tryCatch(is.list(jsonlite::parse_json(metadata)), error = function(e) FALSE)
+    if (!ok) abort_input("metadata", "must be a named list or a JSON object")
+    return(invisible(metadata))
+  }
+  if (!is.list(metadata) || is.object(metadata) ||
+      (length(metadata) > 0L && (is.null(names(metadata)) || any(!nzchar(names(metadata)))))) {
+    abort_input("metadata", "must be a named list")
+  }
+  to_json(metadata, "metadata")
+  invisible(metadata)
+}
+
+# A list of records (each a named list), such as GPU descriptions.
+check_records <- function(x, name) {
+  if (is.null(x)) return(invisible(NULL))
+  ok <- is.list(x) && !is.object(x) &&
+    all(vapply(x, function(r) is.list(r) && !is.null(names(r)), logical(1)))
+  if (!ok) abort_input(name, "must be a list of named lists")
+  to_json(x, name)
+  invisible(x)
 }

@@ -23,10 +23,12 @@
 call_api <- function(endpoint, method = c("GET", "POST"), params = list(),
                      parse_response = TRUE, response_json = TRUE,
                      local_file_path = NULL, api_key = NULL) {
-  method <- match.arg(method)
+  method <- tryCatch(match.arg(method), error = function(e) {
+    abort_input("method", conditionMessage(e))
+  })
   check_string(endpoint, "endpoint", null_ok = FALSE)
   if (!startsWith(endpoint, "/")) abort_input("endpoint", "must start with '/'")
-  if (!is.list(params)) abort_input("params", "must be a list")
+  if (!is.list(params) || is.object(params)) abort_input("params", "must be a list")
   check_flag(parse_response, "parse_response")
   check_flag(response_json, "response_json")
   file <- NULL
@@ -48,9 +50,20 @@ call_api <- function(endpoint, method = c("GET", "POST"), params = list(),
                    "cometr_input_error", argument = "local_file_path")
     }
   }
-  res <- comet_http(endpoint, method, params, api_key, file = file, form = form)
+  if (method == "POST" && length(params) > 0L && !(endpoint %in% multipart_endpoints) &&
+      (is.null(names(params)) || any(!nzchar(names(params))))) {
+    abort_input("params", "must be a named list")
+  }
+  res <- comet_http(endpoint, method, params, api_key, file = file, form = form, arg = "params")
   if (!is.null(local_file_path)) {
-    writeBin(res$body, local_file_path)
+    written <- tryCatch({
+      writeBin(res$body, local_file_path)
+      TRUE
+    }, error = function(e) FALSE, warning = function(w) FALSE)
+    if (!written) {
+      cometr_abort(sprintf("Cannot write to %s", show_value(local_file_path)),
+                   "cometr_input_error", argument = "local_file_path")
+    }
     return(invisible(as_comet_response(res, endpoint)))
   }
   if (!parse_response) return(as_comet_response(res, endpoint))
@@ -190,9 +203,12 @@ get_multi_metric_chart <- function(experiment_keys, metrics = list(), params = l
                                    full = TRUE, independent = TRUE, api_key = NULL) {
   check_flag(full, "full")
   check_flag(independent, "independent")
-  if (!is.character(unlist(experiment_keys)) || length(experiment_keys) == 0L) {
+  check_strings(experiment_keys, "experiment_keys", null_ok = FALSE)
+  if (length(experiment_keys) == 0L) {
     abort_input("experiment_keys", "must be a character vector of experiment keys")
   }
+  check_strings(if (length(metrics)) metrics, "metrics")
+  check_strings(if (length(params)) params, "params")
   comet_post("/experiments/multi-metric-chart", list(
     targetedExperiments = as.list(unlist(experiment_keys)),
     metrics = as.list(unlist(metrics)),

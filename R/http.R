@@ -4,7 +4,11 @@
 # Query-string values: numbers never in scientific notation (step = 100000 goes out as
 # 100000, not 1e+05), logicals as true/false.
 query_value <- function(x, name) {
-  if (length(x) != 1L) abort_input(name, "must be a single value in a query string")
+  if (length(x) != 1L || !is.atomic(x) || is.object(x) || is.complex(x) || is.raw(x)) {
+    abort_input(name, "must be a single value in a query string")
+  }
+  if (is.na(x)) abort_input(name, "must not be NA in a query string")
+  if (is.character(x)) check_text(x, name, 1e6)
   if (is.logical(x)) return(if (isTRUE(x)) "true" else "false")
   if (is.numeric(x)) {
     if (!is.finite(x)) abort_input(name, "must be a finite number")
@@ -14,18 +18,26 @@ query_value <- function(x, name) {
   as.character(x)
 }
 
-encode_query <- function(params) {
+encode_query <- function(params, arg = NULL) {
   params <- drop_nulls(params)
   nms <- names(params) %||% character()
-  vals <- vapply(seq_along(params), function(i) query_value(params[[i]], nms[[i]]), character(1))
+  if (length(params) > 0L && (length(nms) != length(params) || any(!nzchar(nms)))) {
+    abort_input(arg %||% "params", "must be a named list")
+  }
+  label <- function(n) if (is.null(arg)) n else sprintf("%s$%s", arg, n)
+  vals <- vapply(seq_along(params), function(i) query_value(params[[i]], label(nms[[i]])),
+                 character(1))
   list(names = as.character(nms), values = unname(vals))
 }
 
 # JSON bodies: NULL and empty entries dropped at the top level (as cometr 0.4.0 does),
 # scalars unboxed, full numeric precision.
-to_json <- function(x) {
-  as.character(jsonlite::toJSON(x, auto_unbox = TRUE, digits = NA, null = "null",
-                                na = "null", force = TRUE))
+to_json <- function(x, arg = "params") {
+  tryCatch(
+    as.character(jsonlite::toJSON(x, auto_unbox = TRUE, digits = NA, null = "null",
+                                  na = "null", force = TRUE)),
+    error = function(e) abort_input(arg, paste("cannot be sent as JSON:", conditionMessage(e)))
+  )
 }
 
 encode_body <- function(params) {
@@ -65,12 +77,13 @@ multipart_endpoints <- c("/write/experiment/upload-asset", "/write/experiment/gi
 # Send a request to the REST API (or, with `url`, anywhere) and return the raw answer
 # list from Rust after checking the status.
 comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL,
-                       url = NULL, body = NULL, gzip = FALSE, file = NULL, form = list()) {
+                       url = NULL, body = NULL, gzip = FALSE, file = NULL, form = list(),
+                       arg = NULL) {
   key <- api_key_value(api_key)
   url <- url %||% rest_url(endpoint)
   multipart <- !is.null(file) || length(form) > 0L
   if (method == "GET" || multipart) {
-    q <- encode_query(params)
+    q <- encode_query(params, arg)
   } else {
     q <- list(names = character(), values = character())
     body <- body %||% encode_body(params)

@@ -54,7 +54,9 @@ local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NU
   check_flag(activate, "activate")
   check_flag(block, "block")
   if (is.null(dir)) dir <- tempfile("cometr-server-")
+  if (!nzchar(dir)) abort_input("dir", "must name a folder")
   dir.create(dir, recursive = TRUE, showWarnings = FALSE, mode = "0700")
+  if (!dir.exists(dir)) abort_input("dir", sprintf("cannot be created: %s", show_value(dir, 200)))
   dir <- normalizePath(dir, mustWork = TRUE)
   res <- rust_server_start(dir, host, as.integer(port), api_key)
   if (!isTRUE(res$ok)) {
@@ -133,6 +135,13 @@ LocalServer <- R6::R6Class("cometr_local_server",
     # `path` with a given status and body (to test how clients cope).
     inject_fault = function(path, status = 500L, body = NULL, content_type = "application/json",
                             times = 1L) {
+      check_string(path, "path", null_ok = FALSE)
+      check_count(status, "status", null_ok = FALSE)
+      if (status < 100 || status > 599) abort_input("status", "must be an HTTP status (100 to 599)")
+      check_string(body, "body", max_chars = Inf)
+      check_string(content_type, "content_type", null_ok = FALSE)
+      check_count(times, "times", null_ok = FALSE)
+      if (abs(times) > .Machine$integer.max) abort_input("times", "is too large")
       body <- body %||% to_json(list(msg = sprintf("injected failure %d", as.integer(status)),
                                      code = as.integer(status)))
       rust_server_fault(private$id, path, as.integer(status), body, content_type,

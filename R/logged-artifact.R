@@ -152,7 +152,12 @@ LoggedArtifact <- R6::R6Class(
     #' @param size The new size for the Artifact or NULL if retrieving existing
     #'   size of the Artifact.
     size = function(size = NULL) {
-      if (!is.null(size)) private$size_bytes <- as.numeric(size)
+      if (!is.null(size)) {
+        if (!is.numeric(size) || length(size) != 1L || is.na(size) || size < 0 || is.object(size)) {
+          abort_input("size", "must be a single non-negative number")
+        }
+        private$size_bytes <- as.numeric(size)
+      }
       private$size_bytes
     },
 
@@ -228,7 +233,10 @@ LoggedArtifact <- R6::R6Class(
     #'   pointing at the downloaded files (and at the links of remote assets).
     download = function(path = NULL, overwrite_strategy = FALSE) {
       strategy <- overwrite_strategy_value(overwrite_strategy)
-      if (!is.null(path)) check_string(path, "path")
+      if (!is.null(path)) {
+        check_string(path, "path")
+        if (!nzchar(path)) abort_input("path", "must name a folder")
+      }
       files <- private$list_files()
       # Every name is checked before anything is written.
       for (f in files) check_logical_path(f$fileName, "fileName")
@@ -415,6 +423,7 @@ LoggedArtifactAsset <- R6::R6Class(
         )
       }
       check_string(local_path, "local_path")
+      if (identical(local_path, "")) abort_input("local_path", "must name a folder")
       check_logical_path(name, "logical_path")
       download_asset_file(
         asset_id = private$id, experiment_key = private$experiment_key,
@@ -471,11 +480,11 @@ file_checksum <- function(f) {
 overwrite_strategy_value <- function(x) {
   if (isTRUE(x)) return("OVERWRITE")
   if (isFALSE(x)) return("FAIL")
-  if (is.character(x) && length(x) == 1L && !is.na(x) &&
+  if (is.character(x) && length(x) == 1L && !is.na(x) && validUTF8(x) && nchar(x) < 20 &&
       toupper(x) %in% c("FAIL", "PRESERVE", "OVERWRITE")) {
     return(toupper(x))
   }
-  cometr_abort(sprintf("Unsupported overwrite_strategy value: %s", paste(format(x), collapse = " ")),
+  cometr_abort(sprintf("Unsupported overwrite_strategy value: %s", show_value(x)),
                "cometr_input_error", argument = "overwrite_strategy")
 }
 

@@ -159,7 +159,10 @@ pub fn start(id: i32, out: bool, err: bool) -> Result<(), String> {
         .collect();
     let reader = std::thread::Builder::new()
         .name("cometr-capture".into())
-        .spawn(move || read_loop(plan, t2))
+        .spawn(move || {
+            crate::client::block_sigpipe();
+            read_loop(plan, t2)
+        })
         .map_err(|e| e.to_string())?;
     *g = Some(Active {
         fds,

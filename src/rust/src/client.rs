@@ -17,10 +17,47 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cometr-client")
+            .on_thread_start(block_sigpipe)
             .enable_all()
             .build()
             .expect("cannot start the cometr client runtime")
     })
+}
+
+/// Keep SIGPIPE away from this thread. R handles SIGPIPE by raising an R error from
+/// the signal handler, which must never run on a thread of ours (or in the middle of
+/// Rust code on R's thread): a write to a connection the peer closed then simply
+/// fails with EPIPE.
+pub fn block_sigpipe() {
+    // SAFETY: manipulating this thread's signal mask with a properly initialised set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Run a future to completion from R's main thread, with SIGPIPE blocked meanwhile
+/// (any SIGPIPE raised is consumed before R's own mask is restored).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    // SAFETY: saving, changing and restoring this thread's signal mask; sigtimedwait
+    // with a zero timeout only takes a pending SIGPIPE.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        let out = runtime().block_on(f);
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == libc::SIGPIPE {}
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        out
+    }
 }
 
 pub fn set_user_agent(ua: &str) {
@@ -306,5 +343,5 @@ pub async fn send_retrying(req: &Request, budget: Duration) -> Result<Response, 
 
 /// Blocking form for R's main thread.
 pub fn send_blocking(req: &Request, budget: Duration) -> Result<Response, Failure> {
-    runtime().block_on(send_retrying(req, budget))
+    block_on(send_retrying(req, budget))
 }

@@ -655,7 +655,7 @@ impl Stream {
     /// Flush from R's main thread, waiting at most `timeout`.
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        client::runtime().block_on(async {
+        client::block_on(async {
             tokio::time::timeout(timeout + Duration::from_millis(50), self.send_all(deadline))
                 .await
                 .unwrap_or(false)
@@ -710,7 +710,7 @@ impl Stream {
         })
         .to_string();
         let url = self.clientlib("status-report/update");
-        client::runtime().block_on(async {
+        client::block_on(async {
             matches!(
                 tokio::time::timeout(timeout, self.post(url, body, false)).await,
                 Ok(Ok(_))

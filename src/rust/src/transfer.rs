@@ -319,7 +319,7 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
 }
 
 pub fn download_blocking(d: &Download) -> Result<Outcome, DownloadFailure> {
-    client::runtime().block_on(download(d))
+    client::block_on(download(d))
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cometr-server")
+            .on_thread_start(crate::client::block_sigpipe)
             .enable_all()
             .build()
             .expect("cannot start the cometr server runtime")
