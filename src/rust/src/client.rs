@@ -253,18 +253,9 @@ pub async fn send(req: &Request) -> Result<Response, Failure> {
             &format!("API call: {} {} query={:?}", req.method, req.url, req.query),
         );
     }
-    let rb = build(req).await?;
-    let resp = rb
-        .send()
-        .await
-        .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))?;
+    let resp = start(req).await?;
     let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = content_type(&resp);
     let headers = resp
         .headers()
         .iter()
@@ -292,6 +283,17 @@ pub async fn send(req: &Request) -> Result<Response, Failure> {
 }
 
 /// Send a request and hand back the answer unread, for callers that stream the body.
+/// The answer's media type, or "" when it has none.
+pub fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Send a request and return the answer as soon as its headers have arrived, for
+/// callers that stream the body.
 pub async fn start(req: &Request) -> Result<reqwest::Response, Failure> {
     let rb = build(req).await?;
     rb.send()
@@ -299,7 +301,6 @@ pub async fn start(req: &Request) -> Result<reqwest::Response, Failure> {
         .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))
 }
 
-/// Blocking form for R's main thread.
 /// `Retry-After` (seconds) or Comet's `Retry-After-Custom`.
 pub fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
     headers

@@ -194,12 +194,7 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
     };
     let mut resp = client::start(&req).await?;
     let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = client::content_type(&resp);
     if !(200..300).contains(&status) {
         // Error answers are small; keep at most 1 MiB of them for the message.
         let mut body = Vec::new();
