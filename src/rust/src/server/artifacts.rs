@@ -833,13 +833,7 @@ mod tests {
         let store = Store::open(&dir).unwrap();
         let pid = store.ensure_project("local", "p").unwrap();
         store.create_experiment("exp1", &pid, None).unwrap();
-        let state = State {
-            store: std::sync::Mutex::new(store),
-            api_key: None,
-            base_url: "http://x".into(),
-            faults: std::sync::Mutex::new(Vec::new()),
-            chaos: std::sync::Mutex::new(None),
-        };
+        let state = State::new(store, None, "http://x".into());
         let ctx = |method: Method, path: &str, q: &[(&str, &str)], body: Value| Ctx {
             method,
             path: path.into(),

@@ -55,6 +55,19 @@ pub struct State {
     pub requests: Mutex<std::collections::VecDeque<String>>,
 }
 
+impl State {
+    pub fn new(store: Store, api_key: Option<String>, base_url: String) -> State {
+        State {
+            store: Mutex::new(store),
+            api_key,
+            base_url,
+            faults: Mutex::new(Vec::new()),
+            chaos: Mutex::new(None),
+            requests: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+}
+
 const REQUEST_LOG: usize = 10_000;
 
 /// The request lines a running server has seen most recently, oldest first.
@@ -492,14 +505,11 @@ pub fn start(
     } else {
         bound.ip().to_string()
     };
-    let state = Arc::new(State {
-        store: Mutex::new(store),
+    let state = Arc::new(State::new(
+        store,
         api_key,
-        base_url: format!("http://{shown_host}:{}", bound.port()),
-        faults: Mutex::new(Vec::new()),
-        chaos: Mutex::new(None),
-        requests: Mutex::new(std::collections::VecDeque::new()),
-    });
+        format!("http://{shown_host}:{}", bound.port()),
+    ));
     let kept = state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
