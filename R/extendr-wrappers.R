@@ -54,6 +54,10 @@ rust_server_chaos <- function(id, settings) .Call(wrap__rust_server_chaos, id, s
 #' @noRd
 rust_server_requests <- function(id) .Call(wrap__rust_server_requests, id)
 
+#' Set the heartbeat interval (milliseconds) a local server asks its clients for.
+#' @noRd
+rust_server_heartbeat <- function(id, millis) .Call(wrap__rust_server_heartbeat, id, millis)
+
 #' Turn TLS certificate verification off (`FALSE`) or on for every later request.
 #' @noRd
 rust_set_tls_verify <- function(verify) .Call(wrap__rust_set_tls_verify, verify)

@@ -148,6 +148,13 @@ LocalServer <- R6::R6Class("cometr_local_server",
                         as.integer(times))
       invisible(self)
     },
+    # The heartbeat interval (seconds) the server asks clients to keep; Comet's is 10.
+    set_heartbeat_interval = function(seconds) {
+      check_count(seconds * 1000, "seconds", null_ok = FALSE)
+      if (seconds < 0.1) abort_input("seconds", "must be at least 0.1")
+      rust_server_heartbeat(private$id, seconds * 1000)
+      invisible(self)
+    },
     # The request lines (method, path and query) the server saw most recently.
     requests = function() rust_server_requests(private$id),
     # Replace the random failures (a named list, see local_server()); NULL clears them.

@@ -196,3 +196,50 @@ test_that("reads see the writes queued before them", {
   for (i in 1:2000) exp$log_metric("fast", i)
   expect_length(exp$get_metric("fast")$metrics, 2000)
 })
+
+test_that("keep_active sends heartbeats at the server's interval, and stop() ends the run", {
+  srv <- local_test_server()
+  srv$set_heartbeat_interval(0.3)
+  exp <- suppressMessages(create_experiment(log_code = FALSE, log_system_details = FALSE,
+                                            log_output = FALSE, keep_active = TRUE))
+  Sys.sleep(1.6)
+  beats <- grep("status-report/update", srv$requests(), value = TRUE)
+  # One at once, then one every 0.3 s.
+  expect_gte(length(beats), 4)
+  expect_lte(length(beats), 8)
+  meta <- exp$get_metadata()
+  expect_true(meta$running)
+  exp$stop()
+  n <- length(grep("status-report/update", srv$requests()))
+  Sys.sleep(0.7)
+  expect_identical(length(grep("status-report/update", srv$requests())), n)
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  withr::defer(again$stop())
+  meta <- again$get_metadata()
+  expect_false(meta$running)
+  expect_false(is.null(meta$endTimeMillis))
+})
+
+test_that("garbage collection flushes an experiment that was never stopped", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  key <- exp$get_key()
+  exp$stop()
+  again <- suppressMessages(get_experiment(key))
+  again$log_metric("collected", 1)$add_tags("gc")
+  rm(again)
+  invisible(gc())
+  check <- suppressMessages(get_experiment(key))
+  withr::defer(check$stop())
+  expect_length(check$get_metric("collected")$metrics, 1)
+  expect_identical(unlist(check$get_tags()$tags), "gc")
+})
+
+test_that("a server refusing data gives a classed warning, not silence", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  srv$inject_fault("batch/logger/experiment/metric", 400L,
+                   body = '{"msg":"metric refused","code":400}')
+  exp$log_metric("m", 1)
+  expect_warning(exp$get_metric("m"), "metric refused", class = "cometr_delivery_warning")
+})

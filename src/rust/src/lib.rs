@@ -180,6 +180,13 @@ fn rust_server_requests(id: i32) -> Vec<String> {
     server::recent_requests(id)
 }
 
+/// Set the heartbeat interval (milliseconds) a local server asks its clients for.
+/// @noRd
+#[extendr]
+fn rust_server_heartbeat(id: i32, millis: f64) -> bool {
+    server::set_heartbeat(id, millis.clamp(100.0, 3.6e6) as i64)
+}
+
 /// Turn TLS certificate verification off (`FALSE`) or on for every later request.
 /// @noRd
 #[extendr]
@@ -531,6 +538,7 @@ extendr_module! {
     fn rust_server_fault;
     fn rust_server_chaos;
     fn rust_server_requests;
+    fn rust_server_heartbeat;
     fn rust_set_tls_verify;
     fn rust_stream_open;
     fn rust_stream_metric;

@@ -12,10 +12,13 @@ use super::store::{new_id, now_ms, Store};
 use super::{assets, db_error, error, ok, truthy, Ctx, State};
 
 /// How often a live run should beat, as Comet tells its clients.
-const BEAT_MILLIS: i64 = 10_000;
 
 pub fn route(state: &State, family: &str, ctx: &Ctx) -> Option<Response> {
     let path = ctx.path.as_str();
+    // The heartbeat interval the server asks clients for.
+    let beat_millis = state
+        .heartbeat_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
     if let Some(key) = path
         .strip_prefix("write/experiment/")
         .and_then(|p| p.strip_suffix("/mark-not-throttled"))
@@ -79,7 +82,7 @@ pub fn route(state: &State, family: &str, ctx: &Ctx) -> Option<Response> {
         }),
         ("rest", "write/experiment/set-status") => write(state, ctx, |s, k, _| {
             beat(s, k, true)?;
-            Ok(ok(json!({ "isAliveBeatDurationMillis": BEAT_MILLIS })))
+            Ok(ok(json!({ "isAliveBeatDurationMillis": beat_millis })))
         }),
         ("rest", "write/experiment/stop") => write(state, ctx, stop),
         ("rest", "write/experiment/update-status") => write(state, ctx, |s, k, b| {
@@ -156,7 +159,7 @@ pub fn route(state: &State, family: &str, ctx: &Ctx) -> Option<Response> {
             let alive = b.get("is_alive").and_then(|v| v.as_bool()).unwrap_or(true);
             beat(s, k, alive)?;
             Ok(ok(json!({
-                "is_alive_beat_duration_millis": BEAT_MILLIS,
+                "is_alive_beat_duration_millis": beat_millis,
                 "gpu_monitor_interval_millis": 60_000,
                 "cpu_monitor_interval_millis": 68_000,
                 "pending_rpcs": get_doc(s, k, "pending_stop")?.is_some(),

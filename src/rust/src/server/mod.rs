@@ -53,6 +53,24 @@ pub struct State {
     pub chaos: Mutex<Option<chaos::Settings>>,
     /// The most recent request lines (method, path and query), for tests and debugging.
     pub requests: Mutex<std::collections::VecDeque<String>>,
+    /// The heartbeat interval clients are asked to keep, in milliseconds.
+    pub heartbeat_ms: std::sync::atomic::AtomicI64,
+}
+
+/// Change the heartbeat interval a running server asks its clients for.
+pub fn set_heartbeat(id: i32, millis: i64) -> bool {
+    let Ok(all) = SERVERS.lock() else {
+        return false;
+    };
+    match all.iter().find(|(i, _)| *i == id) {
+        Some((_, r)) => {
+            r.state
+                .heartbeat_ms
+                .store(millis, std::sync::atomic::Ordering::Relaxed);
+            true
+        }
+        None => false,
+    }
 }
 
 impl State {
@@ -64,6 +82,7 @@ impl State {
             faults: Mutex::new(Vec::new()),
             chaos: Mutex::new(None),
             requests: Mutex::new(std::collections::VecDeque::new()),
+            heartbeat_ms: std::sync::atomic::AtomicI64::new(10_000),
         }
     }
 }
