@@ -46,3 +46,39 @@ test_that("other Comet clients can reach it with any HTTP client", {
   withr::defer(close(con))
   expect_match(readLines(con, warn = FALSE), "version")
 })
+
+test_that("block = TRUE serves as a service until interrupted, and the data persists", {
+  skip_on_os("windows")
+  local_isolated_config()
+  dir <- withr::local_tempdir()
+  port <- 20000L + sample.int(20000L, 1L)
+  script <- tempfile(fileext = ".R")
+  writeLines(sprintf("cometr::local_server(port = %dL, dir = '%s', block = TRUE)", port, dir),
+             script)
+  pidfile <- tempfile()
+  libs <- paste(.libPaths(), collapse = .Platform$path.sep)
+  system2("bash", c("-c", shQuote(sprintf("R_LIBS=%s %s %s >/dev/null 2>&1 & echo $! > %s",
+                                         shQuote(libs),
+                                         shQuote(file.path(R.home("bin"), "Rscript")),
+                                         shQuote(script), shQuote(pidfile)))))
+  pid <- as.integer(readLines(pidfile))
+  withr::defer(tools::pskill(pid, tools::SIGKILL))
+  url <- sprintf("http://127.0.0.1:%d/clientlib/", port)
+  withr::local_envvar(COMET_URL_OVERRIDE = url, COMET_API_KEY = "k", COMET_WORKSPACE = "svc")
+  withr::local_options(cometr.retry_timeout = 0)
+  up <- FALSE
+  for (i in 1:100) {
+    up <- tryCatch({ get_workspaces(); TRUE }, error = function(e) FALSE)
+    if (up) break
+    Sys.sleep(0.1)
+  }
+  expect_true(up)
+  create_project("from-a-client", "logged to the service")
+  expect_true(tools::pskill(pid, tools::SIGINT))
+  for (i in 1:50) if (!cometr:::pid_alive(pid)) break else Sys.sleep(0.1)
+  expect_false(cometr:::pid_alive(pid))
+  srv <- local_server(dir = dir)
+  withr::defer(srv$stop())
+  Sys.setenv(COMET_WORKSPACE = "svc")
+  expect_identical(get_projects()$projects[[1]]$projectName, "from-a-client")
+})
