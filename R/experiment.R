@@ -257,24 +257,10 @@ Experiment <- R6::R6Class("Experiment",
     get_metadata = function() private$read("/experiment/metadata"),
 
     #' @description Archive the experiment.
-    archive = function() {
-      private$check_online()
-      private$check_active()
-      private$flush()
-      comet_http("/write/experiment/archive", "GET", list(experimentKey = private$key),
-                 reveal(private$api_key))
-      invisible(self)
-    },
+    archive = function() private$server_action("/write/experiment/archive"),
 
     #' @description Restore an archived experiment.
-    restore = function() {
-      private$check_online()
-      private$check_active()
-      private$flush()
-      comet_http("/write/experiment/restore", "GET", list(experimentKey = private$key),
-                 reveal(private$api_key))
-      invisible(self)
-    },
+    restore = function() private$server_action("/write/experiment/restore"),
 
     #' @description Stop the experiment, then delete it and all its data.
     #' @return The server's answer.
@@ -619,6 +605,16 @@ Experiment <- R6::R6Class("Experiment",
 
     check_online = function() {
       if (!is.null(private$offline)) offline_read_error(private$key, private$offline$run_dir)
+    },
+
+    # A GET that changes the experiment on the server (archive, restore), after what is
+    # queued has been sent.
+    server_action = function(endpoint) {
+      private$check_online()
+      private$check_active()
+      private$flush()
+      comet_http(endpoint, "GET", list(experimentKey = private$key), reveal(private$api_key))
+      invisible(self)
     },
 
     check_active = function() {
