@@ -11,8 +11,6 @@ use super::general::{not_found_experiment, poisoned};
 use super::store::{new_id, now_ms, Store};
 use super::{assets, db_error, error, ok, truthy, Ctx, State};
 
-/// How often a live run should beat, as Comet tells its clients.
-
 pub fn route(state: &State, family: &str, ctx: &Ctx) -> Option<Response> {
     let path = ctx.path.as_str();
     // The heartbeat interval the server asks clients for.
