@@ -293,7 +293,10 @@ Experiment <- R6::R6Class("Experiment",
           nchar(name, "bytes") > 10000L) {
         check_string(name, "name", null_ok = FALSE)
       }
-      if (!is.null(step) && !is_count(step)) abort_input("step", "must be a single finite number")
+      if (!is.null(step) && !(is.numeric(step) && length(step) == 1L && is.finite(step) &&
+                                 abs(step) <= 9007199254740992 && !is.object(step))) {
+        abort_input("step", "must be a single finite number")
+      }
       if (!is.null(epoch) && !is_count(epoch)) abort_input("epoch", "must be a single finite number")
       if (!is.null(context)) check_string(context, "context")
       if (is.object(value) || is.character(value)) check_value(value)
