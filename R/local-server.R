@@ -150,8 +150,10 @@ LocalServer <- R6::R6Class("cometr_local_server",
     },
     # The heartbeat interval (seconds) the server asks clients to keep; Comet's is 10.
     set_heartbeat_interval = function(seconds) {
-      check_count(seconds * 1000, "seconds", null_ok = FALSE)
-      if (seconds < 0.1) abort_input("seconds", "must be at least 0.1")
+      if (!is.numeric(seconds) || length(seconds) != 1L || !is.finite(seconds) ||
+          is.object(seconds) || seconds < 0.1 || seconds > 3600) {
+        abort_input("seconds", "must be a number of seconds between 0.1 and 3600")
+      }
       rust_server_heartbeat(private$id, seconds * 1000)
       invisible(self)
     },

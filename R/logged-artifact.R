@@ -66,10 +66,16 @@ LoggedArtifact <- R6::R6Class(
       private$artifact_version_id <- artifact_version_id
       private$workspace <- workspace
       private$experiment_key <- experiment_key
+      if (!is.null(artifact_version) && (!is.atomic(artifact_version) || length(artifact_version) != 1L)) {
+        abort_input("artifact_version", "must be a single version string")
+      }
       private$artifact_version <- if (is.null(artifact_version)) NULL else as.character(artifact_version)
       private$aliases <- aliases
       private$artifact_tags <- artifact_tags
       private$version_tags <- version_tags
+      if (!is.null(size) && (!is.numeric(size) || length(size) > 1L)) {
+        abort_input("size", "must be a single number")
+      }
       private$size_bytes <- as.numeric(size %||% 0)
       private$metadata <- metadata
       private$source_experiment_key <- source_experiment_key

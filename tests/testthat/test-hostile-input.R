@@ -169,6 +169,15 @@ test_that("artifact classes cope with hostile input", {
   probe_all("LoggedArtifact$update_artifact_tags", logged$update_artifact_tags,
             list(artifact_tags = "x"))
   asset <- logged$get_assets()[[1]]
+  probe_all("LoggedArtifact$new", LoggedArtifact$public_methods$initialize, list(
+    artifact_name = "a", artifact_type = "t", artifact_id = "i", artifact_version_id = "v",
+    workspace = "w", experiment_key = "k", artifact_version = "1.0.0", aliases = list(),
+    artifact_tags = list(), version_tags = list(), size = 0
+  ), call = LoggedArtifact$new)
+  probe_all("LoggedArtifactAsset$new", LoggedArtifactAsset$public_methods$initialize, list(
+    logical_path = "x", remote = FALSE, size = 1, metadata = NULL, asset_type = "asset",
+    id = "i", artifact_version_id = "v", artifact_id = "a", experiment_key = "k"
+  ), call = LoggedArtifactAsset$new)
   probe_all("LoggedArtifactAsset$download", asset$download, list(local_path = dest))
   for (m in c("get_aliases", "get_artifact_id", "get_artifact_name", "get_artifact_tags",
               "get_artifact_type", "get_artifact_version", "get_artifact_version_id",
@@ -182,4 +191,6 @@ test_that("the local server object copes with hostile input", {
   srv <- local_test_server()
   probe_all("local_server$set_faults", srv$set_faults, list())
   probe_all("local_server$inject_fault", srv$inject_fault, list(path = "zzz"))
+  probe_all("local_server$set_heartbeat_interval", srv$set_heartbeat_interval,
+            list(seconds = 10))
 })
