@@ -444,13 +444,6 @@ check_logical_path <- function(path, arg = "logical_path") {
 
 file_size <- function(path) as.numeric(file.info(path, extra_cols = FALSE)$size)
 
-# The name of a remote asset when none is given: the last part of its URI.
-remote_name <- function(uri) {
-  if (is.null(uri) || length(uri) != 1L || is.na(uri)) return("remote")
-  name <- basename(sub("/+$", "", uri))
-  if (!nzchar(name) || grepl(":$", name)) "remote" else name
-}
-
 # Sizes as cometr 0.4.0 prints them: 255B, 19.24KB, 12.62MB.
 human_size <- function(bytes) {
   units <- c("B", "KB", "MB", "GB", "TB", "PB")

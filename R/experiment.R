@@ -293,10 +293,7 @@ Experiment <- R6::R6Class("Experiment",
           nchar(name, "bytes") > 10000L) {
         check_string(name, "name", null_ok = FALSE)
       }
-      if (!is.null(step) && !(is.numeric(step) && length(step) == 1L && is.finite(step) &&
-                                 abs(step) <= 9007199254740992 && !is.object(step))) {
-        abort_input("step", "must be a single finite number")
-      }
+      if (!is.null(step) && !is_count(step)) abort_input("step", "must be a single finite number")
       if (!is.null(epoch) && !is_count(epoch)) abort_input("epoch", "must be a single finite number")
       if (!is.null(context)) check_string(context, "context")
       if (is.object(value) || is.character(value)) check_value(value)
@@ -710,11 +707,6 @@ Experiment <- R6::R6Class("Experiment",
     }
   )
 )
-
-is_count <- function(x) {
-  is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && !is.object(x) &&
-    abs(x) <= 2^53
-}
 
 check_scalar <- function(x, name) {
   if (!(is.numeric(x) || is.character(x) || is.logical(x)) || length(x) != 1L ||

@@ -59,12 +59,14 @@ check_text <- function(x, name, max_chars = Inf) {
 }
 
 # An optional single whole number (a step, an epoch, a count), exact as a double.
+is_count <- function(x) {
+  is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && !is.object(x) &&
+    abs(x) <= 2^53
+}
+
 check_count <- function(x, name, null_ok = TRUE) {
   if (is.null(x) && null_ok) return(invisible(NULL))
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || is.object(x) ||
-      abs(x) > 2^53) {
-    abort_input(name, "must be a single finite number")
-  }
+  if (!is_count(x)) abort_input(name, "must be a single finite number")
   invisible(x)
 }
 

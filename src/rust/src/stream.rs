@@ -166,14 +166,6 @@ pub fn get(id: i32) -> Option<Arc<Stream>> {
     registry().lock().ok()?.get(&id).cloned()
 }
 
-/// Every open stream, for output capture, which feeds all of them.
-pub fn all() -> Vec<Arc<Stream>> {
-    registry()
-        .lock()
-        .map(|m| m.values().cloned().collect())
-        .unwrap_or_default()
-}
-
 /// Create a stream and start its sender.
 pub fn open(key: &str, api_key: &str, root: &str, settings: Settings) -> i32 {
     open_with(key, api_key, root, settings, None)
@@ -294,14 +286,6 @@ impl Stream {
         let staged = self.queues.lock().map(|q| q.len()).unwrap_or(0);
         let spilled = self.staging.lock().map(|s| s.spilled).unwrap_or(0);
         incoming + staged + spilled
-    }
-
-    /// The spool file, if there is one.
-    pub fn spool_path(&self) -> Option<std::path::PathBuf> {
-        self.staging
-            .lock()
-            .ok()
-            .and_then(|s| s.spool.as_ref().map(|w| w.path.clone()))
     }
 
     fn push(&self, e: Entry) -> usize {
