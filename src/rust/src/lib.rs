@@ -5,14 +5,8 @@
 
 use extendr_api::prelude::*;
 
-pub mod capture;
-pub mod client;
-pub mod config;
-pub mod logging;
-pub mod retry;
-pub mod server;
-pub mod spool;
-pub mod stream;
+use cometr_core::{capture, client, config, logging, offline, spool, stream, transfer};
+use cometr_server as server;
 
 fn pairs(names: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
     names.into_iter().zip(values).collect()
@@ -564,7 +558,6 @@ extendr_module! {
 }
 
 // --- transfer ---
-pub mod transfer;
 
 /// Stream a GET answer to `dest_dir/file_name` through a temporary file.
 /// `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
@@ -636,7 +629,6 @@ fn rust_logical_path_problem(path: &str) -> String {
 }
 
 // --- offline ---
-pub mod offline;
 
 fn offline_writer_do(
     id: i32,
@@ -669,7 +661,7 @@ fn rust_offline_open(
 ) -> Robj {
     // Keys are made here, as the SDK makes them (uuid4 hex), without touching R's RNG.
     let key = if key.is_empty() {
-        uuid::Uuid::new_v4().simple().to_string()
+        offline::new_id()
     } else {
         key.to_string()
     };

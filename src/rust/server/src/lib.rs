@@ -28,6 +28,18 @@ use serde_json::{json, Value};
 
 use store::Store;
 
+/// Keep SIGPIPE off this thread: a client that hangs up must never reach the embedding
+/// process's handler (R's would end the session).
+fn block_sigpipe() {
+    // SAFETY: changing this thread's signal mask with a properly initialised set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// The server's own runtime, apart from the client's.
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -35,7 +47,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cometr-server")
-            .on_thread_start(crate::client::block_sigpipe)
+            .on_thread_start(block_sigpipe)
             .enable_all()
             .build()
             .expect("cannot start the cometr server runtime")
@@ -567,6 +579,32 @@ pub fn start(
             },
         ));
     Ok((id, bound.port()))
+}
+
+/// Block until the process is asked to end (SIGINT or SIGTERM); used by the
+/// `cometr-server` binary, which has no R session to keep it alive.
+pub fn wait_for_shutdown_signal() {
+    runtime().block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
 }
 
 /// Stop a server and wait (briefly) until it has let go of its port.

@@ -316,7 +316,8 @@ impl Writer {
     }
 }
 
-fn new_id() -> String {
+/// A new experiment key or record id, as the SDK makes them (uuid4 hex), without R's RNG.
+pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
