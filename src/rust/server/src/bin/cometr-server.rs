@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cometr-server [--port N] [--dir FOLDER] [--host ADDRESS] [--api-key KEY]
+const USAGE: &str =
+    "usage: cometr-server [--port N] [--dir FOLDER] [--host ADDRESS] [--api-key KEY]
   --port     port to listen on (default 8080; 0 picks a free one)
   --dir      folder that holds the server's data (default ./cometr-server)
   --host     address to bind (default 127.0.0.1; another needs --api-key)
@@ -24,7 +25,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         port: 8080,
         dir: PathBuf::from("cometr-server"),
         host: "127.0.0.1".into(),
-        api_key: std::env::var("COMET_API_KEY").ok().filter(|k| !k.is_empty()),
+        api_key: std::env::var("COMET_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty()),
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
