@@ -85,3 +85,43 @@ run_rscript <- function(code, env = character(), file = tempfile(fileext = ".R")
 
 values_of <- function(res, field) vapply(res, function(x) as.character(x[[field]] %||% NA), "")
 `%||%` <- function(x, y) if (is.null(x)) y else x
+
+# The `cometr-server` binary: $COMETR_SERVER_BIN, else the release build in cargo's
+# target folder (as .ci/run makes it), else built here with cargo.
+cometr_server_bin <- function() {
+  given <- Sys.getenv("COMETR_SERVER_BIN")
+  if (nzchar(given)) return(normalizePath(given, mustWork = TRUE))
+  cache <- Sys.getenv("XDG_CACHE_HOME", file.path(Sys.getenv("HOME"), ".cache"))
+  target <- Sys.getenv("CARGO_TARGET_DIR", file.path(cache, "cometr-cargo-target"))
+  exe <- if (.Platform$OS.type == "windows") "cometr-server.exe" else "cometr-server"
+  bin <- file.path(target, "release", exe)
+  if (file.exists(bin)) return(bin)
+  # The package's sources hold the workspace; installed tests have none to build from.
+  root <- normalizePath(file.path(fixture_dir, "..", "..", ".."), mustWork = FALSE)
+  if (!file.exists(file.path(root, "src", "rust", "server", "Cargo.toml"))) {
+    skip_on_cran()
+    stop("cannot find the cometr-server binary nor the sources to build it")
+  }
+  cargo <- Sys.which("cargo")
+  if (!nzchar(cargo)) cargo <- file.path(Sys.getenv("HOME"), ".cargo", "bin", "cargo")
+  out <- withr::with_dir(root, withr::with_envvar(c(CARGO_TARGET_DIR = target), system2(
+    cargo, c("build", "--release", "--locked", "-p", "cometr-server", "--bin", "cometr-server"),
+    stdout = TRUE, stderr = TRUE
+  )))
+  if (!file.exists(bin)) stop(paste(c("cannot build cometr-server:", tail(out, 5)), collapse = "\n"))
+  bin
+}
+
+# The address a started cometr-server process announces ("serving http://...:PORT/").
+cometr_server_url <- function(proc, timeout = 30) {
+  deadline <- Sys.time() + timeout
+  seen <- character()
+  while (Sys.time() < deadline) {
+    proc$poll_io(200)
+    seen <- c(seen, proc$read_output_lines())
+    hit <- regmatches(seen, regexpr("http://[^ /]+:[0-9]+", seen))
+    if (length(hit) > 0) return(paste0(hit[[1]], "/clientlib/"))
+    if (!proc$is_alive()) break
+  }
+  stop(paste(c("cometr-server did not start:", seen, proc$read_error_lines()), collapse = "\n"))
+}

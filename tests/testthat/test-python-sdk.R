@@ -2,15 +2,14 @@
 # local server reads back through call_api() as logged. The SDK is installed once into
 # a virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/cometr-venv (fixtures/python/sdk.sh).
 
-test_that("a run logged by the Python SDK reads back through call_api()", {
+# Log the fixture run against `url`; returns the experiment key (skips when Python or
+# the SDK cannot be had). `cache` is the real cache folder, read before HOME is isolated.
+log_python_run <- function(url, cache) {
   skip_if(!nzchar(Sys.which("python3")), "python3 is not installed")
   skip_if(!nzchar(Sys.which("sh")), "no POSIX shell to run fixtures/python/sdk.sh")
-  # The real cache folder, before the test server isolates HOME.
-  cache <- Sys.getenv("XDG_CACHE_HOME", file.path(Sys.getenv("HOME"), ".cache"))
-  srv <- local_test_server()
   asset <- tempfile(fileext = ".txt")
   writeLines("asset from python", asset)
-  withr::local_envvar(COMET_URL_OVERRIDE = srv$url, COMET_API_KEY = "python-key",
+  withr::local_envvar(COMET_URL_OVERRIDE = url, COMET_API_KEY = "python-key",
                       XDG_CACHE_HOME = cache)
   out <- suppressWarnings(system2(
     "sh", c(shQuote(fixture("python", "sdk.sh")), shQuote(fixture("python", "log-run.py")),
@@ -24,6 +23,11 @@ test_that("a run logged by the Python SDK reads back through call_api()", {
   expect_identical(status, 0L, label = paste(out, collapse = "\n"))
   key <- sub("^KEY=", "", grep("^KEY=", out, value = TRUE))
   expect_length(key, 1)
+  key
+}
+
+# What the fixture logged reads back through call_api() from the configured server.
+expect_python_run <- function(key) {
   q <- function(...) list(experimentKey = key, ...)
 
   loss <- call_api("/experiment/metrics/get-metric", params = q(metricName = "loss"))$metrics
@@ -56,4 +60,32 @@ test_that("a run logged by the Python SDK reads back through call_api()", {
   m <- call_api("/experiment/metadata", params = q())
   expect_identical(m$projectName, "pyproj")
   expect_false(m$running)
+}
+
+test_that("a run logged by the Python SDK reads back through call_api()", {
+  # The real cache folder, before the test server isolates HOME.
+  cache <- Sys.getenv("XDG_CACHE_HOME", file.path(Sys.getenv("HOME"), ".cache"))
+  srv <- local_test_server()
+  key <- log_python_run(srv$url, cache)
+  expect_python_run(key)
+})
+
+test_that("the cometr-server binary serves the Python SDK without R's server", {
+  cache <- Sys.getenv("XDG_CACHE_HOME", file.path(Sys.getenv("HOME"), ".cache"))
+  bin <- cometr_server_bin()
+  local_isolated_config()
+  dir <- withr::local_tempdir()
+  proc <- processx::process$new(bin, c("--port", "0", "--dir", dir),
+                                stdout = "|", stderr = "|")
+  withr::defer(if (proc$is_alive()) proc$kill())
+  url <- cometr_server_url(proc)
+  key <- log_python_run(url, cache)
+  withr::local_envvar(COMET_URL_OVERRIDE = url, COMET_API_KEY = "r-key")
+  expect_python_run(key)
+  # The records are the binary's: they are in its folder, and it ends on SIGTERM.
+  expect_true(file.exists(file.path(dir, "cometr.sqlite")))
+  proc$signal(tools::SIGTERM)
+  proc$wait(10000)
+  expect_false(proc$is_alive())
+  expect_identical(proc$get_exit_status(), 0L)
 })
