@@ -5,7 +5,7 @@
 
 use extendr_api::prelude::*;
 
-use cometr_core::{capture, client, config, logging, offline, spool, stream, transfer};
+use cometr_core::{config, http, logging, offline, outbox, output, spool, transfer};
 use cometr_server as server;
 
 fn pairs(names: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
@@ -35,7 +35,7 @@ fn rust_http(
     form_values: Vec<String>,
     retry_seconds: f64,
 ) -> Robj {
-    let req = client::Request {
+    let req = http::Request {
         method: method.to_string(),
         url: url.to_string(),
         api_key: api_key.to_string(),
@@ -47,7 +47,7 @@ fn rust_http(
         form: pairs(form_names, form_values),
     };
     let budget = std::time::Duration::from_secs_f64(retry_seconds.clamp(0.0, 86_400.0));
-    match client::send_blocking(&req, budget) {
+    match http::send_blocking(&req, budget) {
         Ok(resp) => {
             let (hn, hv): (Vec<String>, Vec<String>) = resp.headers.into_iter().unzip();
             list!(
@@ -60,8 +60,8 @@ fn rust_http(
             )
             .into_robj()
         }
-        Err(client::Failure::Transport(m)) => failure("transport", &m),
-        Err(client::Failure::Input(m)) => failure("input", &m),
+        Err(http::Failure::Transport(m)) => failure("transport", &m),
+        Err(http::Failure::Input(m)) => failure("input", &m),
     }
 }
 
@@ -69,7 +69,7 @@ fn rust_http(
 /// @noRd
 #[extendr]
 fn rust_set_user_agent(ua: &str) {
-    client::set_user_agent(ua);
+    http::set_user_agent(ua);
 }
 
 /// Resolve one configuration key: environment, then `.comet.yml` in `cwd`, then `home`.
@@ -185,7 +185,7 @@ fn rust_server_heartbeat(id: i32, millis: f64) -> bool {
 /// @noRd
 #[extendr]
 fn rust_set_tls_verify(verify: bool) {
-    client::set_tls_verify(verify);
+    http::set_tls_verify(verify);
 }
 
 /// Stop a local server started by `rust_server_start()`.
@@ -233,7 +233,7 @@ fn robj_json(x: &Robj) -> std::result::Result<serde_json::Value, String> {
                 if v.is_na() {
                     Value::Null
                 } else {
-                    stream::number(v)
+                    outbox::number(v)
                 }
             })
             .collect(),
@@ -298,7 +298,7 @@ fn opt_str(x: &Robj) -> Option<String> {
     x.as_str().map(String::from)
 }
 
-fn problems_list(s: Option<&stream::Stream>, ok: bool) -> Robj {
+fn problems_list(s: Option<&outbox::Stream>, ok: bool) -> Robj {
     let (pending, problems) = match s {
         Some(s) => (s.pending() as f64, s.take_problems()),
         None => (0.0, Vec::new()),
@@ -319,14 +319,14 @@ fn rust_stream_open(
     spool_dir: &str,
 ) -> i32 {
     logging::register_secret(api_key);
-    let settings = stream::Settings {
+    let settings = outbox::Settings {
         interval: std::time::Duration::from_millis(interval_ms.clamp(10.0, 3.6e6) as u64),
         batch_size: batch_size.max(1) as usize,
         max_memory_items: max_memory_items.clamp(1.0, 1e9) as usize,
         spool_dir: (!spool_dir.is_empty()).then(|| std::path::PathBuf::from(spool_dir)),
         ..Default::default()
     };
-    stream::open(key, api_key, root, settings)
+    outbox::open(key, api_key, root, settings)
 }
 
 /// Queue a metric point. Returns 1 when the sender has problems to report, 0
@@ -341,19 +341,19 @@ fn rust_stream_metric(
     epoch: Robj,
     context: Robj,
 ) -> i32 {
-    let Some(s) = stream::get(id) else {
+    let Some(s) = outbox::get(id) else {
         return -1;
     };
     let Ok(value) = robj_json(&value) else {
         return -2;
     };
-    s.push_metric(stream::MetricPoint {
+    s.push_metric(outbox::MetricPoint {
         name: name.to_string(),
         value,
         step: opt_int(&step),
         epoch: opt_int(&epoch),
         context: opt_str(&context),
-        timestamp: stream::now_ms(),
+        timestamp: outbox::now_ms(),
     });
     s.has_problems() as i32
 }
@@ -362,7 +362,7 @@ fn rust_stream_metric(
 /// @noRd
 #[extendr]
 fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> i32 {
-    let Some(s) = stream::get(id) else {
+    let Some(s) = outbox::get(id) else {
         return -1;
     };
     let Ok(value) = robj_json(&value) else {
@@ -370,7 +370,7 @@ fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> i32 {
     };
     s.push_parameter(serde_json::json!({
         "parameterName": name, "parameterValue": value, "step": opt_int(&step),
-        "source": "manual", "context": serde_json::Value::Null, "timestamp": stream::now_ms()
+        "source": "manual", "context": serde_json::Value::Null, "timestamp": outbox::now_ms()
     }));
     s.has_problems() as i32
 }
@@ -379,10 +379,10 @@ fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> i32 {
 /// @noRd
 #[extendr]
 fn rust_stream_rest(id: i32, endpoint: &str, body: &str) -> i32 {
-    let Some(s) = stream::get(id) else {
+    let Some(s) = outbox::get(id) else {
         return -1;
     };
-    s.push_rest(stream::RestWrite {
+    s.push_rest(outbox::RestWrite {
         endpoint: endpoint.trim_start_matches('/').to_string(),
         body: body.to_string(),
     });
@@ -393,10 +393,10 @@ fn rust_stream_rest(id: i32, endpoint: &str, body: &str) -> i32 {
 /// @noRd
 #[extendr]
 fn rust_stream_flush(id: i32, timeout: f64) -> Robj {
-    let Some(s) = stream::get(id) else {
+    let Some(s) = outbox::get(id) else {
         return problems_list(None, true);
     };
-    capture::flush();
+    output::flush();
     let ok = s.flush_blocking(std::time::Duration::from_secs_f64(
         timeout.clamp(0.0, 86_400.0),
     ));
@@ -407,7 +407,7 @@ fn rust_stream_flush(id: i32, timeout: f64) -> Robj {
 /// @noRd
 #[extendr]
 fn rust_stream_problems(id: i32) -> Robj {
-    let s = stream::get(id);
+    let s = outbox::get(id);
     problems_list(s.as_deref(), true)
 }
 
@@ -415,7 +415,7 @@ fn rust_stream_problems(id: i32) -> Robj {
 /// @noRd
 #[extendr]
 fn rust_stream_heartbeat(id: i32) -> bool {
-    match stream::get(id) {
+    match outbox::get(id) {
         Some(s) => {
             s.start_heartbeat();
             true
@@ -428,10 +428,10 @@ fn rust_stream_heartbeat(id: i32) -> bool {
 /// @noRd
 #[extendr]
 fn rust_stream_close(id: i32, timeout: f64, end: bool) -> Robj {
-    let Some(s) = stream::get(id) else {
+    let Some(s) = outbox::get(id) else {
         return problems_list(None, true);
     };
-    capture::stop(id);
+    output::stop(id);
     let t = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
     let ok = s.flush_blocking(t);
     if end && ok {
@@ -445,7 +445,7 @@ fn rust_stream_close(id: i32, timeout: f64, end: bool) -> Robj {
         .finish_spool()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    stream::forget(id);
+    outbox::forget(id);
     list!(
         ok = ok,
         pending = pending,
@@ -480,13 +480,13 @@ fn rust_spool_replay(path: &str, api_key: &str, root: &str, timeout: f64) -> Rob
         root.to_string()
     };
     let n = contents.items.len() as f64;
-    let id = stream::open(
+    let id = outbox::open(
         &contents.experiment_key,
         api_key,
         &root,
-        stream::Settings::default(),
+        outbox::Settings::default(),
     );
-    let Some(s) = stream::get(id) else {
+    let Some(s) = outbox::get(id) else {
         return failure("internal", "cannot open a stream");
     };
     s.load(contents.items);
@@ -495,7 +495,7 @@ fn rust_spool_replay(path: &str, api_key: &str, root: &str, timeout: f64) -> Rob
     ));
     let pending = s.pending() as f64;
     let problems = s.take_problems();
-    stream::forget(id);
+    outbox::forget(id);
     if ok && pending == 0.0 {
         let _ = std::fs::remove_file(path);
     }
@@ -515,7 +515,7 @@ fn rust_spool_replay(path: &str, api_key: &str, root: &str, timeout: f64) -> Rob
 /// @noRd
 #[extendr]
 fn rust_capture_start(id: i32, out: bool, err: bool) -> String {
-    capture::start(id, out, err).err().unwrap_or_default()
+    output::start(id, out, err).err().unwrap_or_default()
 }
 
 extendr_module! {
@@ -634,7 +634,7 @@ fn offline_writer_do(
     id: i32,
     f: impl FnOnce(&mut offline::Writer) -> std::result::Result<(), String>,
 ) -> Robj {
-    let Some(s) = stream::get(id) else {
+    let Some(s) = outbox::get(id) else {
         return failure("input", "the experiment has ended");
     };
     let Some(w) = s.offline.as_ref() else {
@@ -673,7 +673,7 @@ fn rust_offline_open(
     ) {
         Ok(w) => {
             let run = w.dir.display().to_string();
-            let id = stream::open_offline(&key, w);
+            let id = outbox::open_offline(&key, w);
             list!(ok = true, id = id, key = key, run_dir = run).into_robj()
         }
         Err(m) => failure("offline", &m),
@@ -708,7 +708,7 @@ fn rust_offline_file(
 /// @noRd
 #[extendr]
 fn rust_offline_close(id: i32) -> Robj {
-    let Some(s) = stream::get(id) else {
+    let Some(s) = outbox::get(id) else {
         return list!(
             ok = true,
             pending = 0.0,
@@ -718,14 +718,14 @@ fn rust_offline_close(id: i32) -> Robj {
         )
         .into_robj();
     };
-    capture::stop(id);
+    output::stop(id);
     s.stage();
     let res = match s.offline.as_ref() {
         Some(w) => w.lock().unwrap_or_else(|e| e.into_inner()).finish(),
         None => Err("the experiment is not offline".to_string()),
     };
     let mut problems = s.take_problems();
-    stream::forget(id);
+    outbox::forget(id);
     let archive = match res {
         Ok(p) => p.display().to_string(),
         Err(m) => {

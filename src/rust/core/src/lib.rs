@@ -4,12 +4,12 @@
 //! spool, streaming transfers and output capture. No module here touches R; results
 //! come back as plain Rust values for the glue crate to convert.
 
-pub mod capture;
-pub mod client;
 pub mod config;
+pub mod http;
 pub mod logging;
 pub mod offline;
+pub mod outbox;
+pub mod output;
 pub mod retry;
 pub mod spool;
-pub mod stream;
 pub mod transfer;

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::client::{self, Request};
-use crate::stream::{now_ms, Entry};
+use crate::http::{self, Request};
+use crate::outbox::{now_ms, Entry};
 
 pub const MESSAGES: &str = "messages.json";
 pub const EXPERIMENT: &str = "experiment.json";
@@ -556,7 +556,7 @@ impl Target {
     fn send(&self, mut req: Request, s: &mut Summary) -> bool {
         req.api_key = self.api_key.clone();
         let what = req.url.clone();
-        let why = match client::send_blocking(&req, std::time::Duration::from_secs(60)) {
+        let why = match http::send_blocking(&req, std::time::Duration::from_secs(60)) {
             Ok(r) if (200..300).contains(&r.status) => return true,
             Ok(r) => format!(
                 "HTTP {}: {}",
@@ -859,7 +859,7 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::{MetricPoint, RestWrite};
+    use crate::outbox::{MetricPoint, RestWrite};
 
     fn temp() -> PathBuf {
         let d = std::env::temp_dir().join(format!("cometr-offline-test-{}", new_id()));

@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn retry_after_headers() {
-        use crate::client::retry_after;
+        use crate::http::retry_after;
         let h = vec![("Retry-After-Custom".to_string(), "3".to_string())];
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
         let h = vec![("retry-after".to_string(), "0.5".to_string())];

@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha1::Digest;
 
-use crate::client::{self, Failure};
+use crate::http::{self, Failure};
 use crate::logging::{self, Level};
 
 const CHUNK: usize = 1024 * 1024;
@@ -185,23 +185,23 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(&d.dest_dir));
 
-    let req = client::Request {
+    let req = http::Request {
         method: "GET".into(),
         url: d.url.clone(),
         api_key: d.api_key.clone(),
         query: d.query.clone(),
         ..Default::default()
     };
-    let mut resp = client::start(&req).await?;
+    let mut resp = http::start(&req).await?;
     let status = resp.status().as_u16();
-    let content_type = client::content_type(&resp);
+    let content_type = http::content_type(&resp);
     if !(200..300).contains(&status) {
         // Error answers are small; keep at most 1 MiB of them for the message.
         let mut body = Vec::new();
         while let Some(c) = resp
             .chunk()
             .await
-            .map_err(|e| DownloadFailure::Transfer(client::describe_reqwest_error(&e)))?
+            .map_err(|e| DownloadFailure::Transfer(http::describe_reqwest_error(&e)))?
         {
             if body.len() < CHUNK {
                 body.extend_from_slice(&c);
@@ -245,7 +245,7 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
         let chunk = resp
             .chunk()
             .await
-            .map_err(|e| DownloadFailure::Transfer(client::describe_reqwest_error(&e)))?;
+            .map_err(|e| DownloadFailure::Transfer(http::describe_reqwest_error(&e)))?;
         let Some(c) = chunk else { break };
         size += c.len() as u64;
         if let Some(e) = d.expected_size {
@@ -314,7 +314,7 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
 }
 
 pub fn download_blocking(d: &Download) -> Result<Outcome, DownloadFailure> {
-    client::block_on(download(d))
+    http::block_on(download(d))
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::client::{self, Request};
+use crate::http::{self, Request};
 use crate::spool::{self, Kind};
 
 pub fn now_ms() -> i64 {
@@ -233,7 +233,7 @@ fn open_with(
         m.insert(id, s.clone());
     }
     let bg = s.clone();
-    let handle = client::runtime().spawn(async move { bg.run().await });
+    let handle = http::runtime().spawn(async move { bg.run().await });
     if let Ok(mut g) = s.sender.lock() {
         *g = Some(handle);
     }
@@ -453,7 +453,7 @@ impl Stream {
             gzip_body: gzip,
             ..Default::default()
         };
-        match client::send(&req).await {
+        match http::send(&req).await {
             Ok(r) if (200..300).contains(&r.status) => {
                 Ok(serde_json::from_slice(&r.body).unwrap_or(Value::Null))
             }
@@ -466,7 +466,7 @@ impl Stream {
                     msg.chars().take(300).collect::<String>()
                 );
                 if crate::retry::is_transient_status(r.status) || r.status >= 500 {
-                    Err(SendError::Transient(what, client::retry_after(&r.headers)))
+                    Err(SendError::Transient(what, http::retry_after(&r.headers)))
                 } else {
                     Err(SendError::Rejected(what))
                 }
@@ -604,7 +604,7 @@ impl Stream {
         // stuck retrying never delays the spool; send every `interval`, or sooner when
         // a full batch is waiting.
         let stager = self.clone();
-        let staging = client::runtime().spawn(async move {
+        let staging = http::runtime().spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 if stager.closed.load(Ordering::Acquire) {
@@ -639,7 +639,7 @@ impl Stream {
     /// Flush from R's main thread, waiting at most `timeout`.
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        client::block_on(async {
+        http::block_on(async {
             tokio::time::timeout(timeout + Duration::from_millis(50), self.send_all(deadline))
                 .await
                 .unwrap_or(false)
@@ -652,7 +652,7 @@ impl Stream {
             return;
         }
         let s = self.clone();
-        let handle = client::runtime().spawn(async move {
+        let handle = http::runtime().spawn(async move {
             let mut wait = Duration::from_secs(0);
             loop {
                 tokio::time::sleep(wait).await;
@@ -694,7 +694,7 @@ impl Stream {
         })
         .to_string();
         let url = self.clientlib("status-report/update");
-        client::block_on(async {
+        http::block_on(async {
             matches!(
                 tokio::time::timeout(timeout, self.post(url, body, false)).await,
                 Ok(Ok(_))

@@ -10,7 +10,7 @@ use std::os::fd::RawFd;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use crate::stream;
+use crate::outbox;
 
 struct Active {
     /// (captured fd, saved copy of the original, pipe read end) per stream.
@@ -118,7 +118,7 @@ fn deliver(targets: &Mutex<Vec<i32>>, line: &[u8], stderr: bool, complete: bool)
     let text = text.as_str();
     let ids = targets.lock().map(|t| t.clone()).unwrap_or_default();
     for id in ids {
-        if let Some(s) = stream::get(id) {
+        if let Some(s) = outbox::get(id) {
             s.push_output(text, stderr);
         }
     }
@@ -160,7 +160,7 @@ pub fn start(id: i32, out: bool, err: bool) -> Result<(), String> {
     let reader = std::thread::Builder::new()
         .name("cometr-capture".into())
         .spawn(move || {
-            crate::client::block_sigpipe();
+            crate::http::block_sigpipe();
             read_loop(plan, t2)
         })
         .map_err(|e| e.to_string())?;
