@@ -161,7 +161,7 @@ parse_artifact_name <- function(x) {
 # A LoggedArtifact from a GET /artifacts/version answer.
 logged_artifact_from <- function(v, experiment_key, api_key) {
   art <- v$artifact %||% list()
-  logged <- LoggedArtifact$new(
+  new_with(LoggedArtifact, list(api_key = secret(api_key)),
     artifact_name = art$artifactName,
     artifact_type = art$artifactType,
     artifact_id = art$artifactId,
@@ -176,6 +176,4 @@ logged_artifact_from <- function(v, experiment_key, api_key) {
     metadata = decode_metadata(v$metadata),
     source_experiment_key = v$experimentKey
   )
-  set_private(logged, api_key_fn = key_holder(api_key))
-  logged
 }

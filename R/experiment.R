@@ -77,8 +77,8 @@ create_experiment <- function(experiment_name = NULL, project_name = NULL, works
   exp <- new_experiment(res$experimentKey, res$link, api_key, keep_active, log_output,
                         log_error, dynamic = TRUE,
                         workspace_name = res$workspaceName %||% workspace_name,
-                        project_name = res$projectName %||% project_name)
-  auto_log(exp, log_code, log_system_details, log_git_info)
+                        project_name = res$projectName %||% project_name,
+                        auto = auto_log_choice(log_code, log_system_details, log_git_info))
   invisible(exp)
 }
 
@@ -116,19 +116,9 @@ get_experiment <- function(experiment_key, api_key = NULL, keep_active = FALSE,
   message("Experiment retrieved: ", url)
   exp <- new_experiment(experiment_key, url, api_key, keep_active, log_output, log_error,
                         dynamic = FALSE, workspace_name = meta$workspaceName,
-                        project_name = meta$projectName)
-  auto_log(exp, log_code, log_system_details, log_git_info)
+                        project_name = meta$projectName,
+                        auto = auto_log_choice(log_code, log_system_details, log_git_info))
   invisible(exp)
-}
-
-check_experiment_flags <- function(keep_active, log_output, log_error, log_code,
-                                   log_system_details, log_git_info) {
-  check_flag(keep_active, "keep_active")
-  check_flag(log_output, "log_output")
-  check_flag(log_error, "log_error")
-  check_flag(log_code, "log_code")
-  check_flag(log_system_details, "log_system_details")
-  check_flag(log_git_info, "log_git_info")
 }
 
 experiment_url <- function(workspace, project, key, archived = FALSE) {
@@ -136,37 +126,21 @@ experiment_url <- function(workspace, project, key, archived = FALSE) {
 }
 
 # Session state: the current experiment, and the one-shot gate that lets only
-# create_experiment() and get_experiment() construct an Experiment.
+# create_experiment() and get_experiment() construct an Experiment. What
+# Experiment$new() cannot take as arguments (its formals are those of cometr 0.4.0)
+# is handed over here: what to log automatically, and an open offline recording.
 session <- new.env(parent = emptyenv())
 session$gate <- FALSE
 
-new_experiment <- function(...) {
+new_experiment <- function(..., auto = NULL, offline = NULL) {
   session$gate <- TRUE
-  on.exit(session$gate <- FALSE)
+  session$auto <- auto
+  session$offline <- offline
+  on.exit(session$gate <- session$auto <- session$offline <- NULL)
   Experiment$new(...)
 }
 
-auto_log <- function(exp, log_code, log_system_details, log_git_info) {
-  # Automatic logging never fails the creation: what cannot be gathered is skipped.
-  if (log_code) {
-    script <- script_path()
-    if (!is.null(script)) {
-      code <- tryCatch(paste(readLines(script, warn = FALSE), collapse = "\n"),
-                       error = function(e) NULL)
-      if (!is.null(code)) exp$log_code(code)
-    }
-  }
-  if (log_system_details) {
-    details <- tryCatch(system_details(), error = function(e) NULL)
-    if (!is.null(details)) do.call(exp$log_system_details, details)
-  }
-  if (log_git_info) {
-    git <- tryCatch(git_info(), error = function(e) NULL)
-    if (length(git$metadata) > 0L) do.call(exp$log_git_metadata, git$metadata)
-    if (length(git$patch) > 0L && nzchar(git$patch)) exp$.__enclos_env__$private$upload_patch(git$patch)
-  }
-  invisible(exp)
-}
+auto_log_choice <- function(code, system, git) list(code = code, system = system, git = git)
 
 #' A Comet experiment
 #'
@@ -213,6 +187,7 @@ Experiment <- R6::R6Class("Experiment",
                      "cometr_input_error")
       }
       session$gate <- FALSE
+      auto <- session$auto
       private$key <- experiment_key
       private$url <- experiment_url
       private$api_key <- secret(api_key_value(api_key))
@@ -235,6 +210,7 @@ Experiment <- R6::R6Class("Experiment",
                                      "cometr_capture_warning")
       }
       if (dynamic) self$log_other("Created from", "cometr")
+      if (!is.null(auto)) private$auto_log(auto)
     },
 
     #' @description The experiment key.
@@ -398,7 +374,7 @@ Experiment <- R6::R6Class("Experiment",
       check_string(context, "context")
       check_string(type, "type")
       check_string(name, "name")
-      check_metadata_arg(metadata)
+      check_metadata(metadata, json_ok = TRUE)
       private$check_active()
       private$upload(list(step = step, overwrite = overwrite, context = context, type = type,
                           fileName = name %||% basename(file)),
@@ -419,7 +395,7 @@ Experiment <- R6::R6Class("Experiment",
       check_count(step, "step")
       check_optional_flag(overwrite, "overwrite")
       check_string(type, "type")
-      check_metadata_arg(metadata)
+      check_metadata(metadata, json_ok = TRUE)
       private$check_active()
       private$upload(list(step = step, overwrite = overwrite, type = type,
                           fileName = remote_file_name %||% remote_name(uri), isRemote = TRUE),
@@ -603,6 +579,27 @@ Experiment <- R6::R6Class("Experiment",
     key = NULL, url = NULL, api_key = NULL, dynamic = NULL, workspace = NULL, project = NULL,
     stream = NULL, ended = FALSE, offline = NULL,
 
+    # Automatic logging never fails the creation: what cannot be gathered is skipped.
+    auto_log = function(auto) {
+      if (isTRUE(auto$code)) {
+        script <- script_path()
+        if (!is.null(script)) {
+          code <- tryCatch(paste(readLines(script, warn = FALSE), collapse = "\n"),
+                           error = function(e) NULL)
+          if (!is.null(code)) self$log_code(code)
+        }
+      }
+      if (isTRUE(auto$system)) {
+        details <- tryCatch(system_details(), error = function(e) NULL)
+        if (!is.null(details)) do.call(self$log_system_details, details)
+      }
+      if (isTRUE(auto$git)) {
+        git <- tryCatch(git_info(), error = function(e) NULL)
+        if (length(git$metadata) > 0L) do.call(self$log_git_metadata, git$metadata)
+        if (length(git$patch) > 0L && nzchar(git$patch)) private$upload_patch(git$patch)
+      }
+    },
+
     check_online = function() {
       if (!is.null(private$offline)) offline_read_error(private$key, private$offline$run_dir)
     },
@@ -708,23 +705,6 @@ Experiment <- R6::R6Class("Experiment",
   )
 )
 
-check_scalar <- function(x, name) {
-  if (!(is.numeric(x) || is.character(x) || is.logical(x)) || length(x) != 1L ||
-      is.object(x)) {
-    abort_input(name, "must be a single number, string or logical value")
-  }
-  if (is.character(x)) check_text(x, name)
-}
-
-# A logged value: numbers, strings or logicals (a vector becomes a JSON array).
-check_value <- function(x, name = "value") {
-  if (!(is.numeric(x) || is.character(x) || is.logical(x)) || is.object(x) || length(x) == 0L) {
-    abort_input(name, "must be a number, string or logical vector")
-  }
-  if (is.character(x)) check_text(x, name)
-  invisible(x)
-}
-
 now_ms <- function() round(as.numeric(Sys.time()) * 1000)
 
 as_millis <- function(x, name) {
@@ -742,31 +722,4 @@ remote_name <- function(uri) {
     name <- basename(sub("/+$", "", uri))
   }
   if (!nzchar(name) || grepl("^[a-zA-Z][a-zA-Z0-9+.-]*:$", name)) "remote" else name
-}
-
-# Metadata of an asset: NULL, a named list, or a JSON object as a string.
-check_metadata_arg <- function(metadata) {
-  if (is.null(metadata)) return(invisible(NULL))
-  if (is.character(metadata) && length(metadata) == 1L && !is.na(metadata)) {
-    check_text(metadata, "metadata", 1e6)
-    ok <- tryCatch(is.list(jsonlite::parse_json(metadata)), error = function(e) FALSE)
-    if (!ok) abort_input("metadata", "must be a named list or a JSON object")
-    return(invisible(metadata))
-  }
-  if (!is.list(metadata) || is.object(metadata) ||
-      (length(metadata) > 0L && (is.null(names(metadata)) || any(!nzchar(names(metadata)))))) {
-    abort_input("metadata", "must be a named list")
-  }
-  to_json(metadata, "metadata")
-  invisible(metadata)
-}
-
-# A list of records (each a named list), such as GPU descriptions.
-check_records <- function(x, name) {
-  if (is.null(x)) return(invisible(NULL))
-  ok <- is.list(x) && !is.object(x) &&
-    all(vapply(x, function(r) is.list(r) && !is.null(names(r)), logical(1)))
-  if (!ok) abort_input(name, "must be a list of named lists")
-  to_json(x, name)
-  invisible(x)
 }

@@ -79,6 +79,7 @@ LoggedArtifact <- R6::R6Class(
       private$size_bytes <- as.numeric(size %||% 0)
       private$metadata <- metadata
       private$source_experiment_key <- source_experiment_key
+      private$api_key <- take_construction()$api_key
     },
 
     #' @description
@@ -286,9 +287,9 @@ LoggedArtifact <- R6::R6Class(
     size_bytes = 0,
     metadata = NULL,
     source_experiment_key = NULL,
-    # The API key is held by a function, so that printing the object never shows it.
-    api_key_fn = NULL,
-    key = function() if (is.null(private$api_key_fn)) NULL else private$api_key_fn(),
+    # The API key it was obtained with (a secret), used by every call it makes.
+    api_key = NULL,
+    key = function() reveal(private$api_key),
 
     full_name = function() {
       artifact_full_name(private$workspace, private$artifact_name, private$artifact_version)
@@ -304,7 +305,8 @@ LoggedArtifact <- R6::R6Class(
     },
 
     as_logged_asset = function(f) {
-      asset <- LoggedArtifactAsset$new(
+      new_with(LoggedArtifactAsset,
+        list(api_key = private$api_key, checksum = file_checksum(f)),
         logical_path = f$fileName,
         remote = isTRUE(f$remote),
         size = as.numeric(f$fileSize %||% 0),
@@ -316,8 +318,6 @@ LoggedArtifact <- R6::R6Class(
         experiment_key = private$experiment_key,
         link = f$link
       )
-      set_private(asset, api_key_fn = private$api_key_fn, checksum = file_checksum(f))
-      asset
     }
   )
 )
@@ -384,6 +384,9 @@ LoggedArtifactAsset <- R6::R6Class(
       private$artifact_version_id <- artifact_version_id
       private$artifact_id <- artifact_id
       private$experiment_key <- experiment_key
+      extra <- take_construction()
+      private$api_key <- extra$api_key
+      private$checksum <- extra$checksum
     },
 
     #' @description
@@ -446,24 +449,29 @@ LoggedArtifactAsset <- R6::R6Class(
     artifact_id = NULL,
     experiment_key = NULL,
     checksum = NULL,
-    api_key_fn = NULL,
-    key = function() if (is.null(private$api_key_fn)) NULL else private$api_key_fn()
+    api_key = NULL,
+    key = function() reveal(private$api_key)
   )
 )
 
 # ---- helpers -------------------------------------------------------------------------
 
-# Internal state that the public constructors (whose formals are fixed) cannot take.
-set_private <- function(obj, ...) {
-  vals <- list(...)
-  priv <- obj$.__enclos_env__$private
-  for (n in names(vals)) assign(n, vals[[n]], envir = priv)
-  invisible(obj)
+# The public constructors' formals are those of cometr 0.4.0, so what they cannot take
+# as arguments (the API key a logged artifact was obtained with, a checksum) is handed
+# over here: set just before `$new()`, taken by `initialize()`. Nothing reaches into an
+# object's private fields from outside.
+construction <- new.env(parent = emptyenv())
+
+new_with <- function(generator, extra, ...) {
+  construction$extra <- extra
+  on.exit(construction$extra <- NULL)
+  generator$new(...)
 }
 
-key_holder <- function(api_key) {
-  force(api_key)
-  function() api_key
+take_construction <- function() {
+  extra <- construction$extra
+  construction$extra <- NULL
+  extra %||% list()
 }
 
 artifact_full_name <- function(workspace, name, version = NULL) {
@@ -481,17 +489,6 @@ decode_metadata <- function(x) {
 file_checksum <- function(f) {
   ck <- f$checksum
   if (is.character(ck) && length(ck) == 1L && grepl("^[0-9a-fA-F]{40}$", ck)) tolower(ck) else NULL
-}
-
-overwrite_strategy_value <- function(x) {
-  if (isTRUE(x)) return("OVERWRITE")
-  if (isFALSE(x)) return("FAIL")
-  if (is.character(x) && length(x) == 1L && !is.na(x) && validUTF8(x) && nchar(x) < 20 &&
-      toupper(x) %in% c("FAIL", "PRESERVE", "OVERWRITE")) {
-    return(toupper(x))
-  }
-  cometr_abort(sprintf("Unsupported overwrite_strategy value: %s", show_value(x)),
-               "cometr_input_error", argument = "overwrite_strategy")
 }
 
 sha1_file <- function(path) {

@@ -33,17 +33,14 @@ create_offline_experiment <- function(experiment_name, project_name, workspace_n
   dir <- offline_dir()
   res <- rust_offline_open(dir, "", project_name, workspace_name)
   if (!isTRUE(res$ok)) offline_abort(paste0("Cannot record an offline experiment: ", res$message))
-  # Experiment$initialize() takes the open offline stream from here.
-  session$offline <- res
-  on.exit(session$offline <- NULL)
   message(sprintf("Experiment %s is recorded offline in %s; upload it later with upload_offline().",
                   res$key, dir))
   exp <- new_experiment(res$key, NULL, "", keep_active, log_output, log_error, dynamic = TRUE,
-                        workspace_name = workspace_name, project_name = project_name)
-  session$offline <- NULL
+                        workspace_name = workspace_name, project_name = project_name,
+                        auto = auto_log_choice(log_code, log_system_details, log_git_info),
+                        offline = res)
   if (!is.null(experiment_name)) exp$log_other("Name", experiment_name)
   exp$log_other("offline_experiment", TRUE)
-  auto_log(exp, log_code, log_system_details, log_git_info)
   exp
 }
 
