@@ -4,14 +4,22 @@
 #' @useDynLib cometr, .registration = TRUE
 NULL
 
-#' Send one HTTP request and return the whole answer, retrying transient failures
-#' for up to `retry_seconds`.
+#' Stream a GET answer to `dest_dir/file_name` through a temporary file.
+#' `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
 #' @noRd
-rust_http <- function(method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds) .Call(wrap__rust_http, method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds)
+rust_download <- function(url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1) .Call(wrap__rust_download, url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1)
 
-#' Set the User-Agent header sent with every request.
+#' SHA-1 of a file (hex), streamed.
 #' @noRd
-rust_set_user_agent <- function(ua) .Call(wrap__rust_set_user_agent, ua)
+rust_sha1_file <- function(path) .Call(wrap__rust_sha1_file, path)
+
+#' SHA-256 of a file (hex), streamed.
+#' @noRd
+rust_sha256_file <- function(path) .Call(wrap__rust_sha256_file, path)
+
+#' Why a logical path is unsafe as a relative file name, or "" if it is safe.
+#' @noRd
+rust_logical_path_problem <- function(path) .Call(wrap__rust_logical_path_problem, path)
 
 #' Resolve one configuration key: environment, then `.comet.yml` in `cwd`, then `home`.
 #' @noRd
@@ -20,47 +28,6 @@ rust_config_lookup <- function(key, cwd, home) .Call(wrap__rust_config_lookup, k
 #' Strip `/clientlib` and trailing slashes from a URL override.
 #' @noRd
 rust_url_root <- function(url) .Call(wrap__rust_url_root, url)
-
-#' Point the internal log at a file and level, or turn it off (`path = NULL`).
-#' @noRd
-rust_log_configure <- function(path, level) .Call(wrap__rust_log_configure, path, level)
-
-#' Write one log line; returns an error message, or "" when written or filtered out.
-#' @noRd
-rust_log_write <- function(level, msg) .Call(wrap__rust_log_write, level, msg)
-
-#' Remember a secret and return `text` with every known secret removed.
-#' @noRd
-rust_redact <- function(text, secret) .Call(wrap__rust_redact, text, secret)
-
-#' Start the local server; returns its id and port, or a failure.
-#' @noRd
-rust_server_start <- function(dir, host, port, api_key) .Call(wrap__rust_server_start, dir, host, port, api_key)
-
-#' Stop a local server started by `rust_server_start()`.
-#' @noRd
-rust_server_stop <- function(id) .Call(wrap__rust_server_stop, id)
-
-#' Script a failure on a running local server (for tests of error handling).
-#' @noRd
-rust_server_fault <- function(id, path, status, body, content_type, times) .Call(wrap__rust_server_fault, id, path, status, body, content_type, times)
-
-#' Set random failures on a running local server (`settings` is a JSON object; "" clears).
-#' Returns "" or an error message.
-#' @noRd
-rust_server_chaos <- function(id, settings) .Call(wrap__rust_server_chaos, id, settings)
-
-#' The request lines a local server has seen most recently.
-#' @noRd
-rust_server_requests <- function(id) .Call(wrap__rust_server_requests, id)
-
-#' Set the heartbeat interval (milliseconds) a local server asks its clients for.
-#' @noRd
-rust_server_heartbeat <- function(id, millis) .Call(wrap__rust_server_heartbeat, id, millis)
-
-#' Turn TLS certificate verification off (`FALSE`) or on for every later request.
-#' @noRd
-rust_set_tls_verify <- function(verify) .Call(wrap__rust_set_tls_verify, verify)
 
 #' Open a queue and background sender for one experiment; returns its id.
 #' @noRd
@@ -100,31 +67,51 @@ rust_stream_close <- function(id, timeout, end) .Call(wrap__rust_stream_close, i
 #' @noRd
 rust_capture_start <- function(id, out, err) .Call(wrap__rust_capture_start, id, out, err)
 
-#' The spool files left in a folder.
+#' Send one HTTP request and return the whole answer, retrying transient failures
+#' for up to `retry_seconds`.
 #' @noRd
-rust_spool_list <- function(dir) .Call(wrap__rust_spool_list, dir)
+rust_http <- function(method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds) .Call(wrap__rust_http, method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds)
 
-#' Deliver what a spool file holds. `root` overrides the server it was meant for.
-#' The file is deleted once everything in it has been delivered.
+#' Set the User-Agent header sent with every request.
 #' @noRd
-rust_spool_replay <- function(path, api_key, root, timeout) .Call(wrap__rust_spool_replay, path, api_key, root, timeout)
+rust_set_user_agent <- function(ua) .Call(wrap__rust_set_user_agent, ua)
 
-#' Stream a GET answer to `dest_dir/file_name` through a temporary file.
-#' `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
+#' Turn TLS certificate verification off (`FALSE`) or on for every later request.
 #' @noRd
-rust_download <- function(url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1) .Call(wrap__rust_download, url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1)
+rust_set_tls_verify <- function(verify) .Call(wrap__rust_set_tls_verify, verify)
 
-#' SHA-1 of a file (hex), streamed.
+#' Start the local server; returns its id and port, or a failure.
 #' @noRd
-rust_sha1_file <- function(path) .Call(wrap__rust_sha1_file, path)
+rust_server_start <- function(dir, host, port, api_key) .Call(wrap__rust_server_start, dir, host, port, api_key)
 
-#' SHA-256 of a file (hex), streamed.
+#' Set random failures on a running local server (`settings` is a JSON object; "" clears).
+#' Returns "" or an error message.
 #' @noRd
-rust_sha256_file <- function(path) .Call(wrap__rust_sha256_file, path)
+rust_server_chaos <- function(id, settings) .Call(wrap__rust_server_chaos, id, settings)
 
-#' Why a logical path is unsafe as a relative file name, or "" if it is safe.
+#' The request lines a local server has seen most recently.
 #' @noRd
-rust_logical_path_problem <- function(path) .Call(wrap__rust_logical_path_problem, path)
+rust_server_requests <- function(id) .Call(wrap__rust_server_requests, id)
+
+#' Set the heartbeat interval (milliseconds) a local server asks its clients for.
+#' @noRd
+rust_server_heartbeat <- function(id, millis) .Call(wrap__rust_server_heartbeat, id, millis)
+
+#' Stop a local server started by `rust_server_start()`.
+#' @noRd
+rust_server_stop <- function(id) .Call(wrap__rust_server_stop, id)
+
+#' Script a failure on a running local server (for tests of error handling).
+#' @noRd
+rust_server_fault <- function(id, path, status, body, content_type, times) .Call(wrap__rust_server_fault, id, path, status, body, content_type, times)
+
+#' Point the internal log at a file and level, or turn it off (`path = NULL`).
+#' @noRd
+rust_log_configure <- function(path, level) .Call(wrap__rust_log_configure, path, level)
+
+#' Write one log line; returns an error message, or "" when written or filtered out.
+#' @noRd
+rust_log_write <- function(level, msg) .Call(wrap__rust_log_write, level, msg)
 
 #' Open an offline experiment recording into `dir/<key>/` (a new key when `key` is
 #' empty); returns its stream id, key and run folder.
@@ -152,6 +139,15 @@ rust_offline_extract <- function(archive, dest) .Call(wrap__rust_offline_extract
 #' Send the messages of an unpacked archive to experiment `key` (already created).
 #' @noRd
 rust_offline_replay <- function(dir, root, api_key, key, run_id) .Call(wrap__rust_offline_replay, dir, root, api_key, key, run_id)
+
+#' The spool files left in a folder.
+#' @noRd
+rust_spool_list <- function(dir) .Call(wrap__rust_spool_list, dir)
+
+#' Deliver what a spool file holds. `root` overrides the server it was meant for.
+#' The file is deleted once everything in it has been delivered.
+#' @noRd
+rust_spool_replay <- function(path, api_key, root, timeout) .Call(wrap__rust_spool_replay, path, api_key, root, timeout)
 
 
 # nolint end

@@ -1,0 +1,103 @@
+//! Glue for R/local-server.R: start, script and stop the embedded server.
+
+use extendr_api::prelude::*;
+
+use crate::result::failure;
+use cometr_core::logging;
+use cometr_server as server;
+
+/// Start the local server; returns its id and port, or a failure.
+/// @noRd
+#[extendr]
+fn rust_server_start(dir: &str, host: &str, port: i32, api_key: Nullable<String>) -> Robj {
+    if !(0..=65535).contains(&port) {
+        return failure(
+            "input",
+            &format!("port must be between 0 and 65535, not {port}"),
+        );
+    }
+    let key = api_key.into_option().filter(|k| !k.is_empty());
+    if let Some(k) = &key {
+        logging::register_secret(k);
+    }
+    match server::start(std::path::PathBuf::from(dir), host, port as u16, key) {
+        Ok((id, port)) => list!(ok = true, id = id, port = port as i32).into_robj(),
+        Err(m) => failure("server", &m),
+    }
+}
+
+/// Set random failures on a running local server (`settings` is a JSON object; "" clears).
+/// Returns "" or an error message.
+/// @noRd
+#[extendr]
+fn rust_server_chaos(id: i32, settings: &str) -> String {
+    let parsed = if settings.is_empty() {
+        Ok(None)
+    } else {
+        server::chaos::Settings::from_json(settings).map(Some)
+    };
+    match parsed {
+        Ok(s) => {
+            if server::set_chaos(id, s) {
+                String::new()
+            } else {
+                "the server is not running".into()
+            }
+        }
+        Err(e) => e,
+    }
+}
+
+/// The request lines a local server has seen most recently.
+/// @noRd
+#[extendr]
+fn rust_server_requests(id: i32) -> Vec<String> {
+    server::recent_requests(id)
+}
+
+/// Set the heartbeat interval (milliseconds) a local server asks its clients for.
+/// @noRd
+#[extendr]
+fn rust_server_heartbeat(id: i32, millis: f64) -> bool {
+    server::set_heartbeat(id, millis.clamp(100.0, 3.6e6) as i64)
+}
+
+/// Stop a local server started by `rust_server_start()`.
+/// @noRd
+#[extendr]
+fn rust_server_stop(id: i32) -> bool {
+    server::stop(id)
+}
+
+/// Script a failure on a running local server (for tests of error handling).
+/// @noRd
+#[extendr]
+fn rust_server_fault(
+    id: i32,
+    path: &str,
+    status: i32,
+    body: &str,
+    content_type: &str,
+    times: i32,
+) -> bool {
+    server::add_fault(
+        id,
+        server::Fault {
+            path: path.to_string(),
+            status: status.clamp(100, 599) as u16,
+            body: body.to_string(),
+            content_type: content_type.to_string(),
+            remaining: times as i64,
+        },
+    )
+}
+
+extendr_module! {
+    mod local_server;
+    fn rust_server_start;
+    fn rust_server_chaos;
+    fn rust_server_requests;
+    fn rust_server_heartbeat;
+    fn rust_server_stop;
+    fn rust_server_fault;
+}
