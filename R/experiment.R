@@ -682,8 +682,9 @@ Experiment <- R6::R6Class("Experiment",
       private$ended <- TRUE
       if (identical(session$current, self)) session$current <- NULL
       timeout <- getOption("cometr.stop_timeout", 30)
-      res <- if (!is.null(private$offline)) offline_close(private$offline) else
-        rust_stream_close(private$stream, timeout, private$dynamic)
+      res <- rust_stream_close(private$stream, timeout, private$dynamic)
+      # A sink that leaves an archive (offline): say where it is, or why it is not.
+      if (!is.null(res$archive)) res <- offline_closed(private$offline, res)
       private$report(res)
       if (res$pending > 0) {
         where <- if (nzchar(res$spool)) {

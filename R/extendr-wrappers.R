@@ -29,7 +29,8 @@ rust_config_lookup <- function(key, cwd, home) .Call(wrap__rust_config_lookup, k
 #' @noRd
 rust_url_root <- function(url) .Call(wrap__rust_url_root, url)
 
-#' Open a queue and background sender for one experiment; returns its id.
+#' Open the outbox of an online experiment (its sink sends to the server); returns
+#' its id. An offline experiment is opened by `rust_offline_open()`.
 #' @noRd
 rust_stream_open <- function(key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir) .Call(wrap__rust_stream_open, key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir)
 
@@ -46,11 +47,11 @@ rust_stream_parameter <- function(id, name, value, step) .Call(wrap__rust_stream
 #' @noRd
 rust_stream_rest <- function(id, endpoint, body) .Call(wrap__rust_stream_rest, id, endpoint, body)
 
-#' Send everything queued, waiting at most `timeout` seconds.
+#' Hand everything queued to the sink, waiting at most `timeout` seconds.
 #' @noRd
 rust_stream_flush <- function(id, timeout) .Call(wrap__rust_stream_flush, id, timeout)
 
-#' Report (and clear) the sender's problems without flushing.
+#' Report (and clear) the outbox's problems without flushing.
 #' @noRd
 rust_stream_problems <- function(id) .Call(wrap__rust_stream_problems, id)
 
@@ -58,9 +59,17 @@ rust_stream_problems <- function(id) .Call(wrap__rust_stream_problems, id)
 #' @noRd
 rust_stream_heartbeat <- function(id) .Call(wrap__rust_stream_heartbeat, id)
 
-#' Final flush, end-of-run notice (when `end`), and release of the stream.
+#' Close an experiment's outbox: final flush, end-of-run notice (when `end`), the
+#' spool kept or deleted, the sink's archive written (offline), the outbox released.
 #' @noRd
 rust_stream_close <- function(id, timeout, end) .Call(wrap__rust_stream_close, id, timeout, end)
+
+#' Record a file upload (`remote = FALSE`: `source` is a local file) or a remote asset
+#' (`remote = TRUE`: `source` is the URI) with the experiment's sink, after what was
+#' logged before it. `params` and `metadata` are JSON. Only the offline archive writer
+#' records files; an online experiment uploads them over HTTP.
+#' @noRd
+rust_stream_file <- function(id, source, upload_type, params, metadata, remote) .Call(wrap__rust_stream_file, id, source, upload_type, params, metadata, remote)
 
 #' Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
 #' Returns "" or an error message.
@@ -113,20 +122,12 @@ rust_log_configure <- function(path, level) .Call(wrap__rust_log_configure, path
 #' @noRd
 rust_log_write <- function(level, msg) .Call(wrap__rust_log_write, level, msg)
 
-#' Open an offline experiment recording into `dir/<key>/` (a new key when `key` is
-#' empty); returns its stream id, key and run folder.
+#' Open an offline experiment, its outbox draining into an archive writer recording
+#' into `dir/<key>/` (a new key when `key` is empty); returns its outbox id, key and
+#' run folder. Logging, flushing and closing then use the same rust_stream_* calls as
+#' an online experiment.
 #' @noRd
 rust_offline_open <- function(dir, key, project, workspace) .Call(wrap__rust_offline_open, dir, key, project, workspace)
-
-#' Record a file upload (`remote = FALSE`: copy `source` into the run folder) or a
-#' remote asset (`remote = TRUE`: `source` is the URI). `params` and `metadata` are JSON.
-#' @noRd
-rust_offline_file <- function(id, source, upload_type, params, metadata, remote) .Call(wrap__rust_offline_file, id, source, upload_type, params, metadata, remote)
-
-#' Stop an offline experiment: record what is queued, write experiment.json, zip the
-#' run folder and release the stream. Returns the archive's path in `archive`.
-#' @noRd
-rust_offline_close <- function(id) .Call(wrap__rust_offline_close, id)
 
 #' Zip a run folder left by a stopped or killed process into `<folder>.zip`.
 #' @noRd

@@ -63,7 +63,7 @@ offline_record_upload <- function(offline, params, file = NULL, link = NULL, met
   params$type <- NULL
   params$overwrite <- isTRUE(params$overwrite)
   meta <- if (is.null(metadata)) "{}" else encode_metadata(metadata)
-  offline_check(rust_offline_file(offline$id, file %||% link, upload_type,
+  offline_check(rust_stream_file(offline$id, file %||% link, upload_type,
                                   to_json(drop_nulls(params)), meta, is.null(file)))
 }
 
@@ -71,7 +71,7 @@ offline_record_patch <- function(offline, patch) {
   path <- tempfile(fileext = ".patch")
   on.exit(unlink(path))
   writeLines(patch, path, useBytes = TRUE)
-  offline_check(rust_offline_file(offline$id, path, "git-patch",
+  offline_check(rust_stream_file(offline$id, path, "git-patch",
                                   to_json(list(fileName = "git_diff.patch", overwrite = TRUE)),
                                   "{}", FALSE))
 }
@@ -110,8 +110,8 @@ offline_record_artifact <- function(offline, artifact) {
   invisible(artifact)
 }
 
-offline_close <- function(offline) {
-  res <- rust_offline_close(offline$id)
+# What the close of an offline experiment's outbox (rust_stream_close()) tells the user.
+offline_closed <- function(offline, res) {
   if (nzchar(res$archive)) {
     message(sprintf("Offline experiment %s is saved in %s; upload it with upload_offline(\"%s\").",
                     offline$key, res$archive, res$archive))

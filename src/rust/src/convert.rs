@@ -3,7 +3,12 @@
 
 use extendr_api::prelude::*;
 
-use cometr_core::outbox;
+use cometr_core::item;
+
+/// A timeout from R, in seconds: negative counts as zero, and a day at most.
+pub(crate) fn seconds(x: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(x.clamp(0.0, 86_400.0))
+}
 
 pub(crate) fn pairs(names: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
     names.into_iter().zip(values).collect()
@@ -24,7 +29,7 @@ pub(crate) fn robj_json(x: &Robj) -> std::result::Result<serde_json::Value, Stri
                 if v.is_na() {
                     Value::Null
                 } else {
-                    outbox::number(v)
+                    item::number(v)
                 }
             })
             .collect(),

@@ -1,20 +1,34 @@
-//! Glue for R/experiment.R: an experiment's outbox (queue, sender, heartbeat) and
-//! the capture of its output.
+//! Glue for R/experiment.R: an experiment's outbox (queue, sink, heartbeat) and the
+//! capture of its output. Online and offline experiments use the same calls; only
+//! opening differs (`rust_stream_open()` or `rust_offline_open()`).
 
 use extendr_api::prelude::*;
 
-use crate::convert::{opt_int, opt_str, robj_json};
-use cometr_core::{logging, outbox, output};
+use crate::convert::{opt_int, opt_str, robj_json, seconds};
+use crate::result::failure;
+use cometr_core::{experiment, item, outbox, output, sink};
 
-fn problems_list(s: Option<&outbox::Stream>, ok: bool) -> Robj {
-    let (pending, problems) = match s {
-        Some(s) => (s.pending() as f64, s.take_problems()),
-        None => (0.0, Vec::new()),
+/// An outbox's state for R: `archive` is NULL unless the sink leaves one ("" when it
+/// could not be written).
+fn report_list(r: experiment::Report) -> Robj {
+    let archive: Robj = match &r.archive {
+        None => ().into_robj(),
+        Some(Ok(p)) => p.display().to_string().into_robj(),
+        Some(Err(_)) => "".into_robj(),
     };
-    list!(ok = ok, pending = pending, problems = problems, spool = "").into_robj()
+    let spool = r.spool.map(|p| p.display().to_string()).unwrap_or_default();
+    list!(
+        ok = r.ok,
+        pending = r.pending as f64,
+        problems = r.problems,
+        spool = spool,
+        archive = archive
+    )
+    .into_robj()
 }
 
-/// Open a queue and background sender for one experiment; returns its id.
+/// Open the outbox of an online experiment (its sink sends to the server); returns
+/// its id. An offline experiment is opened by `rust_offline_open()`.
 /// @noRd
 #[extendr]
 fn rust_stream_open(
@@ -26,7 +40,6 @@ fn rust_stream_open(
     max_memory_items: f64,
     spool_dir: &str,
 ) -> i32 {
-    logging::register_secret(api_key);
     let settings = outbox::Settings {
         interval: std::time::Duration::from_millis(interval_ms.clamp(10.0, 3.6e6) as u64),
         batch_size: batch_size.max(1) as usize,
@@ -34,7 +47,7 @@ fn rust_stream_open(
         spool_dir: (!spool_dir.is_empty()).then(|| std::path::PathBuf::from(spool_dir)),
         ..Default::default()
     };
-    outbox::open(key, api_key, root, settings)
+    experiment::open_online(key, api_key, root, settings)
 }
 
 /// Queue a metric point. Returns 1 when the sender has problems to report, 0
@@ -55,13 +68,13 @@ fn rust_stream_metric(
     let Ok(value) = robj_json(&value) else {
         return -2;
     };
-    s.push_metric(outbox::MetricPoint {
+    s.push_metric(item::MetricPoint {
         name: name.to_string(),
         value,
         step: opt_int(&step),
         epoch: opt_int(&epoch),
         context: opt_str(&context),
-        timestamp: outbox::now_ms(),
+        timestamp: cometr_core::now_ms(),
     });
     s.has_problems() as i32
 }
@@ -78,7 +91,7 @@ fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> i32 {
     };
     s.push_parameter(serde_json::json!({
         "parameterName": name, "parameterValue": value, "step": opt_int(&step),
-        "source": "manual", "context": serde_json::Value::Null, "timestamp": outbox::now_ms()
+        "source": "manual", "context": serde_json::Value::Null, "timestamp": cometr_core::now_ms()
     }));
     s.has_problems() as i32
 }
@@ -90,33 +103,34 @@ fn rust_stream_rest(id: i32, endpoint: &str, body: &str) -> i32 {
     let Some(s) = outbox::get(id) else {
         return -1;
     };
-    s.push_rest(outbox::RestWrite {
+    s.push_rest(item::RestWrite {
         endpoint: endpoint.trim_start_matches('/').to_string(),
         body: body.to_string(),
     });
     s.has_problems() as i32
 }
 
-/// Send everything queued, waiting at most `timeout` seconds.
+/// Hand everything queued to the sink, waiting at most `timeout` seconds.
 /// @noRd
 #[extendr]
 fn rust_stream_flush(id: i32, timeout: f64) -> Robj {
-    let Some(s) = outbox::get(id) else {
-        return problems_list(None, true);
-    };
-    output::flush();
-    let ok = s.flush_blocking(std::time::Duration::from_secs_f64(
-        timeout.clamp(0.0, 86_400.0),
-    ));
-    problems_list(Some(&s), ok)
+    report_list(experiment::flush(id, seconds(timeout)))
 }
 
-/// Report (and clear) the sender's problems without flushing.
+/// Report (and clear) the outbox's problems without flushing.
 /// @noRd
 #[extendr]
 fn rust_stream_problems(id: i32) -> Robj {
-    let s = outbox::get(id);
-    problems_list(s.as_deref(), true)
+    let (pending, problems) = match outbox::get(id) {
+        Some(s) => (s.pending(), s.take_problems()),
+        None => (0, Vec::new()),
+    };
+    report_list(experiment::Report {
+        ok: true,
+        pending,
+        problems,
+        ..Default::default()
+    })
 }
 
 /// Start the heartbeat of an experiment.
@@ -132,35 +146,39 @@ fn rust_stream_heartbeat(id: i32) -> bool {
     }
 }
 
-/// Final flush, end-of-run notice (when `end`), and release of the stream.
+/// Close an experiment's outbox: final flush, end-of-run notice (when `end`), the
+/// spool kept or deleted, the sink's archive written (offline), the outbox released.
 /// @noRd
 #[extendr]
 fn rust_stream_close(id: i32, timeout: f64, end: bool) -> Robj {
-    let Some(s) = outbox::get(id) else {
-        return problems_list(None, true);
+    report_list(experiment::close(id, seconds(timeout), end))
+}
+
+/// Record a file upload (`remote = FALSE`: `source` is a local file) or a remote asset
+/// (`remote = TRUE`: `source` is the URI) with the experiment's sink, after what was
+/// logged before it. `params` and `metadata` are JSON. Only the offline archive writer
+/// records files; an online experiment uploads them over HTTP.
+/// @noRd
+#[extendr]
+fn rust_stream_file(
+    id: i32,
+    source: &str,
+    upload_type: &str,
+    params: &str,
+    metadata: &str,
+    remote: bool,
+) -> Robj {
+    let file = sink::FileRecord {
+        source: source.to_string(),
+        remote,
+        upload_type: upload_type.to_string(),
+        params: serde_json::from_str(params).unwrap_or_default(),
+        metadata: serde_json::from_str(metadata).unwrap_or_default(),
     };
-    output::stop(id);
-    let t = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
-    let ok = s.flush_blocking(t);
-    if end && ok {
-        s.send_end(
-            std::time::Duration::from_secs(5).min(t.max(std::time::Duration::from_millis(500))),
-        );
+    match experiment::record_file(id, file) {
+        Ok(()) => list!(ok = true).into_robj(),
+        Err(m) => failure("offline", &m),
     }
-    let pending = s.pending() as f64;
-    let problems = s.take_problems();
-    let kept = s
-        .finish_spool()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    outbox::forget(id);
-    list!(
-        ok = ok,
-        pending = pending,
-        problems = problems,
-        spool = kept
-    )
-    .into_robj()
 }
 
 /// Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
@@ -181,5 +199,6 @@ extendr_module! {
     fn rust_stream_problems;
     fn rust_stream_heartbeat;
     fn rust_stream_close;
+    fn rust_stream_file;
     fn rust_capture_start;
 }

@@ -5,7 +5,7 @@ use extendr_api::prelude::*;
 
 use crate::convert::pairs;
 use crate::result::failure;
-use cometr_core::http;
+use cometr_core::{http, retry};
 
 /// Send one HTTP request and return the whole answer, retrying transient failures
 /// for up to `retry_seconds`.
@@ -38,7 +38,7 @@ fn rust_http(
         form: pairs(form_names, form_values),
     };
     let budget = std::time::Duration::from_secs_f64(retry_seconds.clamp(0.0, 86_400.0));
-    match http::send_blocking(&req, budget) {
+    match retry::send_blocking(&req, budget) {
         Ok(resp) => {
             let (hn, hv): (Vec<String>, Vec<String>) = resp.headers.into_iter().unzip();
             list!(

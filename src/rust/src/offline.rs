@@ -4,29 +4,12 @@
 use extendr_api::prelude::*;
 
 use crate::result::failure;
-use cometr_core::{logging, offline, outbox, output};
+use cometr_core::{experiment, logging, offline};
 
-fn offline_writer_do(
-    id: i32,
-    f: impl FnOnce(&mut offline::Writer) -> std::result::Result<(), String>,
-) -> Robj {
-    let Some(s) = outbox::get(id) else {
-        return failure("input", "the experiment has ended");
-    };
-    let Some(w) = s.offline.as_ref() else {
-        return failure("input", "the experiment is not offline");
-    };
-    // What was logged before comes first in messages.json.
-    s.stage();
-    let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
-    match f(&mut w) {
-        Ok(()) => list!(ok = true).into_robj(),
-        Err(m) => failure("offline", &m),
-    }
-}
-
-/// Open an offline experiment recording into `dir/<key>/` (a new key when `key` is
-/// empty); returns its stream id, key and run folder.
+/// Open an offline experiment, its outbox draining into an archive writer recording
+/// into `dir/<key>/` (a new key when `key` is empty); returns its outbox id, key and
+/// run folder. Logging, flushing and closing then use the same rust_stream_* calls as
+/// an online experiment.
 /// @noRd
 #[extendr]
 fn rust_offline_open(
@@ -35,88 +18,22 @@ fn rust_offline_open(
     project: Nullable<String>,
     workspace: Nullable<String>,
 ) -> Robj {
-    // Keys are made here, as the SDK makes them (uuid4 hex), without touching R's RNG.
-    let key = if key.is_empty() {
-        offline::new_id()
-    } else {
-        key.to_string()
-    };
-    match offline::Writer::create(
+    // Keys are made in the core, as the SDK makes them (uuid4 hex), without R's RNG.
+    match experiment::open_offline(
         std::path::Path::new(dir),
-        &key,
+        key,
         project.into_option(),
         workspace.into_option(),
     ) {
-        Ok(w) => {
-            let run = w.dir.display().to_string();
-            let id = outbox::open_offline(&key, w);
-            list!(ok = true, id = id, key = key, run_dir = run).into_robj()
-        }
+        Ok(o) => list!(
+            ok = true,
+            id = o.id,
+            key = o.key,
+            run_dir = o.run_dir.display().to_string()
+        )
+        .into_robj(),
         Err(m) => failure("offline", &m),
     }
-}
-
-/// Record a file upload (`remote = FALSE`: copy `source` into the run folder) or a
-/// remote asset (`remote = TRUE`: `source` is the URI). `params` and `metadata` are JSON.
-/// @noRd
-#[extendr]
-fn rust_offline_file(
-    id: i32,
-    source: &str,
-    upload_type: &str,
-    params: &str,
-    metadata: &str,
-    remote: bool,
-) -> Robj {
-    let params: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
-    let metadata: serde_json::Value = serde_json::from_str(metadata).unwrap_or_default();
-    offline_writer_do(id, |w| {
-        if remote {
-            w.add_remote(source, upload_type, params, metadata)
-        } else {
-            w.add_file(std::path::Path::new(source), upload_type, params, metadata)
-        }
-    })
-}
-
-/// Stop an offline experiment: record what is queued, write experiment.json, zip the
-/// run folder and release the stream. Returns the archive's path in `archive`.
-/// @noRd
-#[extendr]
-fn rust_offline_close(id: i32) -> Robj {
-    let Some(s) = outbox::get(id) else {
-        return list!(
-            ok = true,
-            pending = 0.0,
-            problems = Vec::<String>::new(),
-            spool = "",
-            archive = ""
-        )
-        .into_robj();
-    };
-    output::stop(id);
-    s.stage();
-    let res = match s.offline.as_ref() {
-        Some(w) => w.lock().unwrap_or_else(|e| e.into_inner()).finish(),
-        None => Err("the experiment is not offline".to_string()),
-    };
-    let mut problems = s.take_problems();
-    outbox::forget(id);
-    let archive = match res {
-        Ok(p) => p.display().to_string(),
-        Err(m) => {
-            problems.push(m);
-            String::new()
-        }
-    };
-    list!(
-        ok = !archive.is_empty(),
-        pending = 0.0,
-        problems = problems,
-        spool = "",
-        archive = archive
-    )
-    .into_robj()
 }
 
 /// Zip a run folder left by a stopped or killed process into `<folder>.zip`.
@@ -171,8 +88,6 @@ fn rust_offline_replay(dir: &str, root: &str, api_key: &str, key: &str, run_id: 
 extendr_module! {
     mod offline;
     fn rust_offline_open;
-    fn rust_offline_file;
-    fn rust_offline_close;
     fn rust_offline_pack;
     fn rust_offline_extract;
     fn rust_offline_replay;

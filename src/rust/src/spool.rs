@@ -2,8 +2,9 @@
 
 use extendr_api::prelude::*;
 
+use crate::convert::seconds;
 use crate::result::failure;
-use cometr_core::{outbox, spool};
+use cometr_core::{experiment, spool};
 
 /// The spool files left in a folder.
 /// @noRd
@@ -20,44 +21,18 @@ fn rust_spool_list(dir: &str) -> Vec<String> {
 /// @noRd
 #[extendr]
 fn rust_spool_replay(path: &str, api_key: &str, root: &str, timeout: f64) -> Robj {
-    let contents = match spool::read(std::path::Path::new(path)) {
-        Ok(c) => c,
-        Err(m) => return failure("input", &m),
-    };
-    let root = if root.is_empty() {
-        contents.root.clone()
-    } else {
-        root.to_string()
-    };
-    let n = contents.items.len() as f64;
-    let id = outbox::open(
-        &contents.experiment_key,
-        api_key,
-        &root,
-        outbox::Settings::default(),
-    );
-    let Some(s) = outbox::get(id) else {
-        return failure("internal", "cannot open a stream");
-    };
-    s.load(contents.items);
-    let ok = s.flush_blocking(std::time::Duration::from_secs_f64(
-        timeout.clamp(0.0, 86_400.0),
-    ));
-    let pending = s.pending() as f64;
-    let problems = s.take_problems();
-    outbox::forget(id);
-    if ok && pending == 0.0 {
-        let _ = std::fs::remove_file(path);
+    match experiment::replay_spool(std::path::Path::new(path), api_key, root, seconds(timeout)) {
+        Ok(r) => list!(
+            ok = r.ok,
+            experiment_key = r.experiment_key,
+            root = r.root,
+            items = r.items as f64,
+            pending = r.pending as f64,
+            problems = r.problems
+        )
+        .into_robj(),
+        Err(m) => failure("input", &m),
     }
-    list!(
-        ok = ok && pending == 0.0,
-        experiment_key = contents.experiment_key,
-        root = root,
-        items = n,
-        pending = pending,
-        problems = problems
-    )
-    .into_robj()
 }
 
 extendr_module! {

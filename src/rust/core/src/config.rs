@@ -1,11 +1,25 @@
 //! Configuration lookup: environment, then `.comet.yml` in the working directory, then in
 //! the home directory.
 //!
-//! The YAML files are read as plain data by a small reader that only understands what a
-//! Comet configuration file holds: a flat mapping of `KEY: scalar`. Tags such as `!expr`
-//! are never evaluated; a tagged value is treated as a malformed file.
+//! The YAML files are read by yaml-rust2's event parser as plain data: a Comet
+//! configuration file is a flat mapping of `KEY: scalar`. Tags such as `!expr` are
+//! never evaluated: a tagged node makes the whole file malformed (warned about and
+//! ignored), as does a nested value. Anchors and aliases of scalars are resolved, with
+//! the text aliases add up to bounded, and files over `MAX_FILE_BYTES` are refused
+//! unread, so no file can make a lookup slow or large.
 
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
+
+use yaml_rust2::parser::{Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::Event;
+
+/// The largest configuration file read (a real one is a few hundred bytes).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+/// The most text that aliases may copy, in bytes: bounds "billion laughs" expansion.
+pub const MAX_ALIAS_BYTES: usize = 1 << 20;
 
 /// Where a configuration value came from, or why it could not be read.
 #[derive(Debug, Default, PartialEq)]
@@ -14,94 +28,128 @@ pub struct Lookup {
     pub warnings: Vec<String>,
 }
 
-/// Parse one scalar of a flat YAML mapping. Returns `Err` for anything this reader does
-/// not accept (tags, flow collections, anchors), so the caller can warn.
-fn parse_scalar(raw: &str) -> Result<Option<String>, String> {
-    let v = raw.trim();
-    if v.is_empty() || v == "~" || v == "null" || v == "Null" || v == "NULL" {
-        return Ok(None);
+fn at(mark: &Marker, what: impl std::fmt::Display) -> String {
+    format!("line {}: {what}", mark.line())
+}
+
+fn tag_error(mark: &Marker, tag: &Tag) -> String {
+    at(
+        mark,
+        format!(
+            "unsupported YAML tag '{}{}' (tags are not evaluated)",
+            tag.handle, tag.suffix
+        ),
+    )
+}
+
+/// A scalar's value: plain `~`, `null` (any case YAML allows) and empty are no value.
+fn scalar_value(text: String, style: TScalarStyle) -> Option<String> {
+    let null = matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL");
+    if style == TScalarStyle::Plain && null {
+        None
+    } else {
+        Some(text)
     }
-    if v.starts_with('!') || v.starts_with('&') || v.starts_with('*') {
+}
+
+/// Reads one scalar (a key or a value) from the event stream, resolving aliases.
+struct Reader<'a> {
+    parser: Parser<std::str::Chars<'a>>,
+    /// Anchored scalars by anchor id.
+    anchors: HashMap<usize, Option<String>>,
+    alias_bytes: usize,
+}
+
+impl Reader<'_> {
+    fn next(&mut self) -> Result<(Event, Marker), String> {
+        self.parser.next_token().map_err(|e| e.to_string())
+    }
+
+    /// The scalar of `ev`; anything else (a collection, a tag) is an error.
+    fn scalar(&mut self, ev: Event, mark: &Marker) -> Result<Option<String>, String> {
+        match ev {
+            Event::Scalar(_, _, _, Some(tag))
+            | Event::MappingStart(_, Some(tag))
+            | Event::SequenceStart(_, Some(tag)) => Err(tag_error(mark, &tag)),
+            Event::Scalar(text, style, anchor, None) => {
+                let v = scalar_value(text, style);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                Ok(v)
+            }
+            Event::Alias(id) => {
+                let v = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| at(mark, "an alias must refer to an earlier scalar"))?;
+                self.alias_bytes += v.as_ref().map_or(0, |s| s.len());
+                if self.alias_bytes > MAX_ALIAS_BYTES {
+                    return Err(at(mark, "aliases expand to too much text"));
+                }
+                Ok(v)
+            }
+            _ => Err(at(
+                mark,
+                "nested values are not supported in a cometr config file",
+            )),
+        }
+    }
+}
+
+/// Parse the text of a configuration file into (key, value) pairs, in file order
+/// (several documents are read one after the other).
+pub fn parse_yaml_mapping(text: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    let mut r = Reader {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        alias_bytes: 0,
+    };
+    let mut out = Vec::new();
+    loop {
+        let (ev, mark) = r.next()?;
+        match ev {
+            Event::StreamEnd => return Ok(out),
+            Event::StreamStart | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => {}
+            // An empty document.
+            Event::Scalar(ref t, TScalarStyle::Plain, _, None) if t.is_empty() => {}
+            Event::MappingStart(_, None) => loop {
+                let (ev, mark) = r.next()?;
+                if ev == Event::MappingEnd {
+                    break;
+                }
+                let key = r
+                    .scalar(ev, &mark)?
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| at(&mark, "empty key"))?;
+                let (ev, mark) = r.next()?;
+                let value = r.scalar(ev, &mark)?;
+                out.push((key, value));
+            },
+            Event::MappingStart(_, Some(tag))
+            | Event::SequenceStart(_, Some(tag))
+            | Event::Scalar(_, _, _, Some(tag)) => return Err(tag_error(&mark, &tag)),
+            _ => return Err(at(&mark, "expected 'KEY: value'")),
+        }
+    }
+}
+
+/// The text of a configuration file: at most `MAX_FILE_BYTES`, and UTF-8.
+fn read_config(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(format!(
-            "unsupported YAML value '{v}' (tags are not evaluated)"
+            "{} is larger than {} KiB, too large for a configuration file",
+            path.display(),
+            MAX_FILE_BYTES / 1024
         ));
     }
-    if v.starts_with('[') || v.starts_with('{') || v.starts_with('|') || v.starts_with('>') {
-        return Err(format!("unsupported YAML value '{v}' (expected a scalar)"));
-    }
-    if let Some(rest) = v.strip_prefix('"') {
-        let end = rest
-            .rfind('"')
-            .ok_or_else(|| "unterminated double-quoted string".to_string())?;
-        let mut out = String::new();
-        let mut chars = rest[..end].chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next() {
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    Some('\\') => out.push('\\'),
-                    Some('"') => out.push('"'),
-                    Some(o) => {
-                        out.push('\\');
-                        out.push(o)
-                    }
-                    None => out.push('\\'),
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        return Ok(Some(out));
-    }
-    if let Some(rest) = v.strip_prefix('\'') {
-        let end = rest
-            .rfind('\'')
-            .ok_or_else(|| "unterminated single-quoted string".to_string())?;
-        return Ok(Some(rest[..end].replace("''", "'")));
-    }
-    // A plain scalar ends at a comment.
-    let plain = match v.find(" #") {
-        Some(i) => v[..i].trim_end(),
-        None => v,
-    };
-    Ok(Some(plain.to_string()))
-}
-
-/// Parse the text of a configuration file into (key, value) pairs.
-pub fn parse_yaml_mapping(text: &str) -> Result<Vec<(String, Option<String>)>, String> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_end();
-        let content = trimmed.trim_start();
-        if content.is_empty() || content.starts_with('#') || content == "---" || content == "..." {
-            continue;
-        }
-        if trimmed.len() != content.len() {
-            return Err(format!(
-                "line {}: nested values are not supported in a cometr config file",
-                i + 1
-            ));
-        }
-        let Some(colon) = find_key_colon(content) else {
-            return Err(format!("line {}: expected 'KEY: value'", i + 1));
-        };
-        let key = content[..colon].trim();
-        let key = key.trim_matches('"').trim_matches('\'');
-        if key.is_empty() {
-            return Err(format!("line {}: empty key", i + 1));
-        }
-        let value =
-            parse_scalar(&content[colon + 1..]).map_err(|e| format!("line {}: {e}", i + 1))?;
-        out.push((key.to_string(), value));
-    }
-    Ok(out)
-}
-
-/// The colon that separates a key from its value: followed by a space or the end of line.
-fn find_key_colon(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
-    (0..bytes.len()).find(|&i| bytes[i] == b':' && (i + 1 == bytes.len() || bytes[i + 1] == b' '))
+    String::from_utf8(bytes).map_err(|_| format!("{} is not valid UTF-8 text", path.display()))
 }
 
 /// Look a key up in one directory's `.comet.yml`.
@@ -118,7 +166,7 @@ fn lookup_file(dir: &Path, key: &str, warnings: &mut Vec<String>) -> Option<Stri
         }
         return None;
     }
-    let text = match std::fs::read_to_string(&yml) {
+    let text = match read_config(&yml) {
         Ok(t) => t,
         Err(e) => {
             warnings.push(format!("Error trying to read from config file: {e}"));
@@ -202,6 +250,100 @@ mod tests {
     }
 
     #[test]
+    fn refuses_every_tag() {
+        for text in [
+            "COMET_API_KEY: !expr system('touch /tmp/x')",
+            "COMET_API_KEY: !!str abc",
+            "COMET_API_KEY: !<tag:yaml.org,2002:str> abc",
+            "!!map\nA: 1",
+            "--- !expr\nA: 1",
+            "!expr A: 1",
+            "A: !!seq [1]",
+            "A: 1\n---\nB: !expr x",
+        ] {
+            let e = parse_yaml_mapping(text).unwrap_err();
+            assert!(e.contains("tag") || e.contains("expected"), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn resolves_anchors_and_aliases_of_scalars() {
+        let p = parse_yaml_mapping("A: &w workspace\nB: *w\nC: &n ~\nD: *n").unwrap();
+        assert_eq!(
+            p,
+            vec![
+                ("A".into(), Some("workspace".into())),
+                ("B".into(), Some("workspace".into())),
+                ("C".into(), None),
+                ("D".into(), None),
+            ]
+        );
+        // An alias as a key, an alias before its anchor, an alias of a collection.
+        assert_eq!(
+            parse_yaml_mapping("&k A: 1\n*k : 2").unwrap(),
+            vec![
+                ("A".into(), Some("1".into())),
+                ("A".into(), Some("2".into()))
+            ]
+        );
+        assert!(parse_yaml_mapping("A: *nothing").is_err());
+        assert!(parse_yaml_mapping("A: &l [1, 2]\nB: *l").is_err());
+    }
+
+    #[test]
+    fn bounds_alias_expansion() {
+        // A "billion laughs" in the only shape this reader accepts: many aliases of one
+        // long scalar. Each alias copies the text, so the copies are counted.
+        let long = "x".repeat(10_000);
+        let mut text = format!("A: &a {long}\n");
+        for i in 0..200 {
+            text.push_str(&format!("K{i}: *a\n"));
+        }
+        let e = parse_yaml_mapping(&text).unwrap_err();
+        assert!(e.contains("too much"), "{e}");
+        // The classic nested form is refused at its first collection.
+        let bomb = "a: &a [\"lol\",\"lol\"]\nb: &b [*a,*a,*a]\nc: &c [*b,*b,*b]\n";
+        assert!(parse_yaml_mapping(bomb).is_err());
+        // Deep nesting does not recurse.
+        let deep = format!("A: {}", "[".repeat(100_000));
+        assert!(parse_yaml_mapping(&deep).is_err());
+    }
+
+    fn temp_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("cometr-config-test-{}", crate::new_id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn refuses_huge_and_non_utf8_files() {
+        let dir = temp_dir();
+        let yml = dir.join(".comet.yml");
+        let mut huge = String::from("COMET_WORKSPACE: w\n");
+        while huge.len() as u64 <= MAX_FILE_BYTES {
+            huge.push_str("# padding padding padding padding padding padding padding\n");
+        }
+        std::fs::write(&yml, &huge).unwrap();
+        let l = lookup("COMET_CFG_TEST_NOT_SET", dir.to_str().unwrap(), "");
+        assert_eq!(l.value, None);
+        assert!(l.warnings[0].contains("too large"), "{:?}", l.warnings);
+
+        std::fs::write(&yml, b"COMET_WORKSPACE: w\xff\xfe\n").unwrap();
+        let mut warnings = Vec::new();
+        assert_eq!(lookup_file(&dir, "COMET_WORKSPACE", &mut warnings), None);
+        assert!(warnings[0].contains("not valid UTF-8"), "{warnings:?}");
+
+        std::fs::write(&yml, "COMET_WORKSPACE: w\n").unwrap();
+        let mut warnings = Vec::new();
+        assert_eq!(
+            lookup_file(&dir, "COMET_WORKSPACE", &mut warnings),
+            Some("w".into())
+        );
+        assert!(warnings.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn url_roots() {
         assert_eq!(url_root("http://h/clientlib"), "http://h");
         assert_eq!(url_root("http://h/clientlib/"), "http://h");
@@ -247,6 +389,11 @@ mod tests {
             "k: \"unterminated",
             "k: 'x",
             "\u{0}: \u{1}",
+            "\u{feff}A: 1",
+            "A: 'x\n",
+            "? A\n: B",
+            "%YAML 1.2\n---\nA: 1",
+            "A: |\n  x\n",
         ] {
             let _ = parse_yaml_mapping(s);
         }

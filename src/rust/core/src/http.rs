@@ -282,7 +282,6 @@ pub async fn send(req: &Request) -> Result<Response, Failure> {
     })
 }
 
-/// Send a request and hand back the answer unread, for callers that stream the body.
 /// The answer's media type, or "" when it has none.
 pub fn content_type(resp: &reqwest::Response) -> String {
     resp.headers()
@@ -299,50 +298,4 @@ pub async fn start(req: &Request) -> Result<reqwest::Response, Failure> {
     rb.send()
         .await
         .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))
-}
-
-/// `Retry-After` (seconds) or Comet's `Retry-After-Custom`.
-pub fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after-custom"))
-        .or_else(|| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-        })
-        .and_then(|(_, v)| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(600.0)))
-}
-
-/// Send, retrying transient failures (no answer, 429, 5xx) with backoff until `budget`
-/// is spent. The last answer or failure is returned as it came.
-pub async fn send_retrying(req: &Request, budget: Duration) -> Result<Response, Failure> {
-    let deadline = std::time::Instant::now() + budget;
-    let mut attempt = 0u32;
-    loop {
-        let result = send(req).await;
-        let wait = match &result {
-            Ok(r) if crate::retry::is_transient_status(r.status) => {
-                retry_after(&r.headers).unwrap_or_else(|| crate::retry::backoff(attempt))
-            }
-            Err(Failure::Transport(_)) => crate::retry::backoff(attempt),
-            _ => return result,
-        };
-        if std::time::Instant::now() + wait >= deadline {
-            return result;
-        }
-        let _ = logging::write(
-            Level::Info,
-            &format!("retrying {} {} in {:?}", req.method, req.url, wait),
-        );
-        attempt += 1;
-        tokio::time::sleep(wait).await;
-    }
-}
-
-/// Blocking form for R's main thread.
-pub fn send_blocking(req: &Request, budget: Duration) -> Result<Response, Failure> {
-    block_on(send_retrying(req, budget))
 }

@@ -1,15 +1,32 @@
 //! The client core of cometr: everything the R package does that does not need R.
-//! Configuration, HTTP with one retry policy, the per-experiment queues and the sinks
-//! they drain into (the online sender or the offline archive writer), the write-ahead
+//! Configuration, HTTP with one retry policy, the per-experiment outbox and the sinks
+//! it drains into (the online sender or the offline archive writer), the write-ahead
 //! spool, streaming transfers and output capture. No module here touches R; results
 //! come back as plain Rust values for the glue crate to convert.
 
 pub mod config;
+pub mod experiment;
 pub mod http;
+pub mod item;
 pub mod logging;
 pub mod offline;
 pub mod outbox;
 pub mod output;
 pub mod retry;
+pub mod sender;
+pub mod sink;
 pub mod spool;
 pub mod transfer;
+
+/// Milliseconds since the Unix epoch, the unit of every timestamp Comet stores.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new experiment key or record id, as the SDK makes them (uuid4 hex), without R's RNG.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

@@ -11,11 +11,15 @@
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::http::{self, Request};
-use crate::outbox::{now_ms, Entry};
+use crate::http::Request;
+use crate::item::{Kind, RestWrite};
+use crate::sink::{BoxFuture, Delivery, FileRecord, Sink};
+use crate::{new_id, now_ms, retry};
 
 pub const MESSAGES: &str = "messages.json";
 pub const EXPERIMENT: &str = "experiment.json";
@@ -116,11 +120,11 @@ impl Writer {
         writeln!(self.messages, "{line}").map_err(|e| io_err("write", &self.dir, e))
     }
 
-    /// Record staged items, then make them durable.
-    pub fn record(&mut self, entries: Vec<Entry>) -> Result<(), String> {
+    /// Record a batch of staged items of one kind, then make them durable.
+    pub fn record(&mut self, kind: Kind, items: &[(u64, String)]) -> Result<(), String> {
         let mut first_err = None;
-        for e in entries {
-            for (ty, payload) in self.convert(e) {
+        for (_, json) in items {
+            for (ty, payload) in self.convert(kind, json) {
                 if let Err(err) = self.message(ty, payload) {
                     first_err.get_or_insert(err);
                 }
@@ -137,18 +141,26 @@ impl Writer {
         self.write_meta(now_ms())
     }
 
-    /// The offline messages of one logged item (tags and times go to experiment.json).
-    fn convert(&mut self, e: Entry) -> Vec<(&'static str, Value)> {
-        match e {
-            Entry::Metric(m) => vec![(
+    /// The offline messages of one staged item (tags and times go to experiment.json).
+    fn convert(&mut self, kind: Kind, staged: &str) -> Vec<(&'static str, Value)> {
+        if kind == Kind::Rest {
+            let w = RestWrite::from_staged(staged);
+            let body: Value = serde_json::from_str(&w.body).unwrap_or(json!({}));
+            return self.convert_rest(&w.endpoint, &body);
+        }
+        let v: Value = serde_json::from_str(staged).unwrap_or(Value::Null);
+        let f = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+        match kind {
+            Kind::Metric => vec![(
                 "metric_msg",
                 json!({
-                    "local_timestamp": m.timestamp, "context": m.context,
-                    "metric": {"metricName": m.name, "metricValue": scalar(&m.value),
-                               "step": m.step, "epoch": m.epoch}
+                    "local_timestamp": f("timestamp"), "context": f("context"),
+                    "metric": {"metricName": f("metricName"),
+                               "metricValue": scalar(&f("metricValue")),
+                               "step": f("step"), "epoch": f("epoch")}
                 }),
             )],
-            Entry::Parameter(v) => {
+            Kind::Parameter => {
                 let value = v.get("parameterValue").cloned().unwrap_or(Value::Null);
                 let field = if value.is_array() { "params" } else { "param" };
                 let mut p = json!({
@@ -162,7 +174,7 @@ impl Writer {
                 });
                 vec![("parameter_msg", p)]
             }
-            Entry::Output(v) => vec![(
+            _ => vec![(
                 "standard_output",
                 json!({
                     "output": v.get("output").cloned().unwrap_or(json!("")),
@@ -170,10 +182,6 @@ impl Writer {
                     "local_timestamp": v.get("localTimestamp").cloned().unwrap_or(json!(now_ms())),
                 }),
             )],
-            Entry::Rest(w) => {
-                let body: Value = serde_json::from_str(&w.body).unwrap_or(json!({}));
-                self.convert_rest(&w.endpoint, &body)
-            }
         }
     }
 
@@ -316,9 +324,49 @@ impl Writer {
     }
 }
 
-/// A new experiment key or record id, as the SDK makes them (uuid4 hex), without R's RNG.
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+/// The offline sink: an experiment's archive writer, which the outbox hands its
+/// batches to instead of a server.
+pub struct Archive(Mutex<Writer>);
+
+impl Archive {
+    pub fn new(w: Writer) -> Archive {
+        Archive(Mutex::new(w))
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Sink for Archive {
+    fn deliver<'a>(
+        &'a self,
+        kind: Kind,
+        items: &'a [(u64, String)],
+        _deadline: Instant,
+    ) -> BoxFuture<'a, Delivery> {
+        // A local file: written at once, nothing to wait for or retry.
+        let result = self.writer().record(kind, items);
+        Box::pin(async move {
+            match result {
+                Ok(()) => Delivery::Delivered,
+                Err(e) => Delivery::Refused(format!("cannot write the offline archive: {e}")),
+            }
+        })
+    }
+
+    fn record_file(&self, f: FileRecord) -> Result<(), String> {
+        let mut w = self.writer();
+        if f.remote {
+            w.add_remote(&f.source, &f.upload_type, f.params, f.metadata)
+        } else {
+            w.add_file(Path::new(&f.source), &f.upload_type, f.params, f.metadata)
+        }
+    }
+
+    fn finish(&self) -> Result<Option<PathBuf>, String> {
+        self.writer().finish().map(Some)
+    }
 }
 
 /// Offline metric values are numbers or strings.
@@ -556,7 +604,7 @@ impl Target {
     fn send(&self, mut req: Request, s: &mut Summary) -> bool {
         req.api_key = self.api_key.clone();
         let what = req.url.clone();
-        let why = match http::send_blocking(&req, std::time::Duration::from_secs(60)) {
+        let why = match retry::send_blocking(&req, retry::REPLAY_BUDGET) {
             Ok(r) if (200..300).contains(&r.status) => return true,
             Ok(r) => format!(
                 "HTTP {}: {}",
@@ -859,7 +907,15 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::{MetricPoint, RestWrite};
+    use crate::item::{Entry, MetricPoint};
+
+    /// Hand items to the writer as the outbox does: staged, in batches of one kind.
+    fn record(w: &mut Writer, entries: Vec<Entry>) {
+        for (seq, e) in entries.iter().enumerate() {
+            let (kind, json) = e.staged();
+            w.record(kind, &[(seq as u64 + 1, json)]).unwrap();
+        }
+    }
 
     fn temp() -> PathBuf {
         let d = std::env::temp_dir().join(format!("cometr-offline-test-{}", new_id()));
@@ -879,27 +935,29 @@ mod tests {
     fn records_messages_in_comet_format() {
         let base = temp();
         let mut w = Writer::create(&base, "abc", Some("p".into()), None).unwrap();
-        w.record(vec![
-            Entry::Metric(MetricPoint {
-                name: "loss".into(),
-                value: json!(0.5),
-                step: Some(1),
-                epoch: None,
-                context: None,
-                timestamp: 7,
-            }),
-            Entry::Parameter(json!({"parameterName": "layers", "parameterValue": [1, 2],
+        record(
+            &mut w,
+            vec![
+                Entry::Metric(MetricPoint {
+                    name: "loss".into(),
+                    value: json!(0.5),
+                    step: Some(1),
+                    epoch: None,
+                    context: None,
+                    timestamp: 7,
+                }),
+                Entry::Parameter(json!({"parameterName": "layers", "parameterValue": [1, 2],
                                     "step": null, "source": "manual", "timestamp": 8})),
-            Entry::Rest(RestWrite {
-                endpoint: "write/experiment/tags".into(),
-                body: json!({"addedTags": ["a", "b", "a"]}).to_string(),
-            }),
-            Entry::Rest(RestWrite {
-                endpoint: "write/experiment/log-other".into(),
-                body: json!({"key": "k", "value": 1}).to_string(),
-            }),
-        ])
-        .unwrap();
+                Entry::Rest(RestWrite {
+                    endpoint: "write/experiment/tags".into(),
+                    body: json!({"addedTags": ["a", "b", "a"]}).to_string(),
+                }),
+                Entry::Rest(RestWrite {
+                    endpoint: "write/experiment/log-other".into(),
+                    body: json!({"key": "k", "value": 1}).to_string(),
+                }),
+            ],
+        );
         let m = lines(&w.dir);
         assert_eq!(m.len(), 3);
         assert_eq!(m[0]["type"], "metric_msg");

@@ -1,17 +1,18 @@
-//! Per-experiment queues and the background sender.
+//! Per-experiment outboxes: every logged item leaves through one, to the sink chosen
+//! when the experiment was opened (`sink.rs`: the online sender or the offline archive
+//! writer).
 //!
-//! `log_*` calls push onto an in-memory queue and return at once. A task on the client
-//! runtime sends what has accumulated every `interval` (or sooner once `batch_size`
-//! metric points are waiting) through Comet's batch endpoints, gzip-compressed. A
-//! flush from R's main thread sends everything under the same lock, so reads see the
-//! writes before them. Failed sends are retried with backoff; what could not be
-//! delivered stays queued and is reported, never silently dropped.
+//! `log_*` calls push onto an in-memory queue and return at once. Every ~100 ms a
+//! staging step numbers the new items, appends them to the spool file (see `spool.rs`)
+//! and moves them to the queues. A task on the client runtime hands what has
+//! accumulated to the sink every `interval` (or sooner once `batch_size` metric points
+//! are waiting), in batches per kind. A flush from R's main thread does the same under
+//! the same lock, so reads see the writes before them. What the sink could not take
+//! yet stays queued and is reported, never silently dropped.
 //!
-//! Every ~100 ms a staging step numbers the new items, appends them to the spool file
-//! (see `spool.rs`) and moves them to the send queues. The queues hold at most
-//! `max_memory_items`; beyond that, items stay only in the spool and are read back
-//! when the queues have drained, in order. Acknowledged batches are marked in the
-//! spool, which is deleted once everything has been delivered.
+//! The queues hold at most `max_memory_items`; beyond that, items stay only in the
+//! spool and are read back when the queues have drained, in order. Delivered batches
+//! are marked in the spool, which is deleted once everything has been delivered.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,51 +21,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::http::{self, Request};
-use crate::spool::{self, Kind};
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// A REST write waiting to be sent: its endpoint below `/api/rest/v2/` and JSON body.
-#[derive(Clone, Debug)]
-pub struct RestWrite {
-    pub endpoint: String,
-    pub body: String,
-}
-
-/// One metric point, kept compact while queued (a million of them must fit in a few
-/// tens of MiB) and turned into JSON only when sent.
-#[derive(Clone, Debug)]
-pub struct MetricPoint {
-    pub name: String,
-    pub value: Value,
-    pub step: Option<i64>,
-    pub epoch: Option<i64>,
-    pub context: Option<String>,
-    pub timestamp: i64,
-}
-
-impl MetricPoint {
-    fn to_json(&self) -> Value {
-        json!({
-            "metricName": self.name, "metricValue": self.value, "step": self.step,
-            "epoch": self.epoch, "context": self.context, "timestamp": self.timestamp
-        })
-    }
-}
-
-/// A logged item waiting to be staged.
-pub enum Entry {
-    Metric(MetricPoint),
-    Parameter(Value),
-    Output(Value),
-    Rest(RestWrite),
-}
+use crate::http;
+use crate::item::{Entry, Kind, MetricPoint, RestWrite};
+use crate::sink::{Delivery, FileRecord, Sink};
+use crate::spool;
 
 /// Staged items, numbered and serialised, by kind.
 #[derive(Default)]
@@ -72,7 +32,7 @@ struct Queues {
     metrics: Vec<(u64, String)>,
     parameters: Vec<(u64, String)>,
     output: Vec<(u64, String)>,
-    rest: VecDeque<(u64, RestWrite)>,
+    rest: VecDeque<(u64, String)>,
 }
 
 impl Queues {
@@ -85,16 +45,7 @@ impl Queues {
             Kind::Metric => self.metrics.push((seq, json)),
             Kind::Parameter => self.parameters.push((seq, json)),
             Kind::Output => self.output.push((seq, json)),
-            Kind::Rest => {
-                let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
-                self.rest.push_back((
-                    seq,
-                    RestWrite {
-                        endpoint: v["e"].as_str().unwrap_or("").to_string(),
-                        body: v["b"].as_str().unwrap_or("{}").to_string(),
-                    },
-                ));
-            }
+            Kind::Rest => self.rest.push_back((seq, json)),
         }
     }
 }
@@ -118,6 +69,9 @@ pub struct Settings {
     pub max_memory_items: usize,
     /// Folder for the spool file; `None` keeps everything in memory.
     pub spool_dir: Option<std::path::PathBuf>,
+    /// The server the items are meant for, written into the spool's header so that
+    /// `send_spool()` knows where to send what is left.
+    pub server: String,
 }
 
 impl Default for Settings {
@@ -128,15 +82,15 @@ impl Default for Settings {
             max_request_items: 10_000,
             max_memory_items: 200_000,
             spool_dir: None,
+            server: String::new(),
         }
     }
 }
 
 pub struct Stream {
     pub key: String,
-    api_key: String,
-    root: String,
     settings: Settings,
+    sink: Box<dyn Sink>,
     incoming: Mutex<Vec<Entry>>,
     staging: Mutex<Staging>,
     queues: Mutex<Queues>,
@@ -149,10 +103,8 @@ pub struct Stream {
     problems: Mutex<Vec<String>>,
     has_problems: AtomicBool,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    sender: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
     stager: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// An offline experiment: staged items go to its archive instead of the server.
-    pub offline: Option<Mutex<crate::offline::Writer>>,
 }
 
 static STREAMS: OnceLock<Mutex<HashMap<i32, Arc<Stream>>>> = OnceLock::new();
@@ -166,45 +118,27 @@ pub fn get(id: i32) -> Option<Arc<Stream>> {
     registry().lock().ok()?.get(&id).cloned()
 }
 
-/// Create a stream and start its sender.
-pub fn open(key: &str, api_key: &str, root: &str, settings: Settings) -> i32 {
-    open_with(key, api_key, root, settings, None)
-}
-
-/// Create a stream that records into an offline archive and never sends.
-pub fn open_offline(key: &str, writer: crate::offline::Writer) -> i32 {
-    open_with(key, "", "", Settings::default(), Some(writer))
-}
-
-fn open_with(
-    key: &str,
-    api_key: &str,
-    root: &str,
-    settings: Settings,
-    offline: Option<crate::offline::Writer>,
-) -> i32 {
-    let root = root.trim_end_matches('/').to_string();
+/// Create an outbox that drains into `sink`, start its background tasks, and return
+/// its id.
+pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
     let mut problems = Vec::new();
-    let writer =
-        settings
-            .spool_dir
-            .as_ref()
-            .and_then(|d| match spool::Writer::create(d, key, &root) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    problems.push(format!(
+    let writer = settings.spool_dir.as_ref().and_then(|d| {
+        match spool::Writer::create(d, key, &settings.server) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                problems.push(format!(
                     "cannot create a spool file in {} ({e}); logged data is kept in memory only",
                     d.display()
                 ));
-                    None
-                }
-            });
+                None
+            }
+        }
+    });
     let has = !problems.is_empty();
     let s = Arc::new(Stream {
         key: key.to_string(),
-        api_key: api_key.to_string(),
-        root,
         settings,
+        sink,
         incoming: Mutex::new(Vec::new()),
         staging: Mutex::new(Staging {
             next_seq: 1,
@@ -220,9 +154,8 @@ fn open_with(
         problems: Mutex::new(problems),
         has_problems: AtomicBool::new(has),
         heartbeat: Mutex::new(None),
-        sender: Mutex::new(None),
+        worker: Mutex::new(None),
         stager: Mutex::new(None),
-        offline: offline.map(Mutex::new),
     });
     let id = {
         let mut n = NEXT.lock().unwrap_or_else(|e| e.into_inner());
@@ -234,7 +167,7 @@ fn open_with(
     }
     let bg = s.clone();
     let handle = http::runtime().spawn(async move { bg.run().await });
-    if let Ok(mut g) = s.sender.lock() {
+    if let Ok(mut g) = s.worker.lock() {
         *g = Some(handle);
     }
     id
@@ -247,14 +180,6 @@ pub fn forget(id: i32) {
             s.shutdown_tasks();
         }
     }
-}
-
-#[derive(Debug)]
-pub enum SendError {
-    /// Worth retrying: no answer, 5xx, 429. Carries the wait the server asked for.
-    Transient(String, Option<Duration>),
-    /// The server refused the data; retrying would not help.
-    Rejected(String),
 }
 
 impl Stream {
@@ -311,7 +236,7 @@ impl Stream {
     pub fn push_output(&self, line: &str, stderr: bool) {
         let offset = self.output_offset.fetch_add(1, Ordering::AcqRel) + 1;
         self.push(Entry::Output(json!({
-            "stderr": stderr, "output": line, "localTimestamp": now_ms(), "offset": offset
+            "stderr": stderr, "output": line, "localTimestamp": crate::now_ms(), "offset": offset
         })));
     }
 
@@ -325,27 +250,11 @@ impl Stream {
             }
             std::mem::take(&mut *q)
         };
-        if let Some(w) = &self.offline {
-            let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(err) = w.record(entries) {
-                drop(w);
-                self.note_problem(format!("cannot write the offline archive: {err}"));
-            }
-            return;
-        }
         let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
         let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let mut spool_failed = None;
         for e in entries {
-            let (kind, json) = match e {
-                Entry::Metric(m) => (Kind::Metric, m.to_json().to_string()),
-                Entry::Parameter(v) => (Kind::Parameter, v.to_string()),
-                Entry::Output(v) => (Kind::Output, v.to_string()),
-                Entry::Rest(w) => (
-                    Kind::Rest,
-                    json!({"e": w.endpoint, "b": w.body}).to_string(),
-                ),
-            };
+            let (kind, json) = e.staged();
             let seq = st.next_seq;
             st.next_seq += 1;
             if let Some(w) = st.spool.as_mut() {
@@ -436,71 +345,18 @@ impl Stream {
         }
     }
 
-    fn clientlib(&self, endpoint: &str) -> String {
-        format!("{}/clientlib/{endpoint}", self.root)
-    }
-
-    fn rest(&self, endpoint: &str) -> String {
-        format!("{}/api/rest/v2/{endpoint}", self.root)
-    }
-
-    async fn post(&self, url: String, body: String, gzip: bool) -> Result<Value, SendError> {
-        let req = Request {
-            method: "POST".into(),
-            url,
-            api_key: self.api_key.clone(),
-            json_body: Some(body),
-            gzip_body: gzip,
-            ..Default::default()
-        };
-        match http::send(&req).await {
-            Ok(r) if (200..300).contains(&r.status) => {
-                Ok(serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+    /// Hand one batch to the sink. Returns false when it must stay queued.
+    async fn deliver(&self, kind: Kind, batch: &[(u64, String)], deadline: Instant) -> bool {
+        match self.sink.deliver(kind, batch, deadline).await {
+            Delivery::Delivered => true,
+            // Refused data is reported and not offered again: it would be refused again.
+            Delivery::Refused(m) => {
+                self.note_problem(m);
+                true
             }
-            Ok(r) => {
-                let msg = String::from_utf8_lossy(&r.body);
-                let what = format!(
-                    "HTTP {} from {}: {}",
-                    r.status,
-                    req.url.split('?').next().unwrap_or(""),
-                    msg.chars().take(300).collect::<String>()
-                );
-                if crate::retry::is_transient_status(r.status) || r.status >= 500 {
-                    Err(SendError::Transient(what, http::retry_after(&r.headers)))
-                } else {
-                    Err(SendError::Rejected(what))
-                }
-            }
-            Err(e) => Err(SendError::Transient(e.message(), None)),
-        }
-    }
-
-    /// Send one batch with retries until it is delivered, rejected, or `deadline` passes.
-    /// Returns false when it must stay queued.
-    async fn deliver(&self, url: String, body: String, gzip: bool, deadline: Instant) -> bool {
-        let mut attempt = 0u32;
-        loop {
-            match self.post(url.clone(), body.clone(), gzip).await {
-                Ok(_) => return true,
-                Err(SendError::Rejected(m)) => {
-                    self.note_problem(format!(
-                        "Comet refused data for experiment {}: {m}",
-                        self.key
-                    ));
-                    return true;
-                }
-                Err(SendError::Transient(m, wait)) => {
-                    let pause = wait.unwrap_or_else(|| crate::retry::backoff(attempt));
-                    attempt += 1;
-                    if Instant::now() + pause >= deadline {
-                        self.note_problem(format!(
-                            "could not send data for experiment {} yet (will retry): {m}",
-                            self.key
-                        ));
-                        return false;
-                    }
-                    tokio::time::sleep(pause).await;
-                }
+            Delivery::Later(m) => {
+                self.note_problem(m);
+                false
             }
         }
     }
@@ -535,8 +391,7 @@ impl Stream {
                     continue;
                 }
                 let last = batch.last().map(|(s, _)| *s).unwrap_or(0);
-                let (url, body) = self.batch_request(kind, &batch);
-                if self.deliver(url, body, true, deadline).await {
+                if self.deliver(kind, &batch, deadline).await {
                     self.ack(kind, last);
                 } else {
                     self.requeue(|q| {
@@ -550,12 +405,14 @@ impl Stream {
                     ok = false;
                 }
             }
-            if let Some((seq, w)) = rest {
-                let url = self.rest(&w.endpoint);
-                if self.deliver(url, w.body.clone(), false, deadline).await {
+            if let Some(write) = rest {
+                let seq = write.0;
+                let one = [write];
+                if self.deliver(Kind::Rest, &one, deadline).await {
                     self.ack(Kind::Rest, seq);
                 } else {
-                    self.requeue(|q| q.rest.push_front((seq, w)));
+                    let [write] = one;
+                    self.requeue(|q| q.rest.push_front(write));
                     ok = false;
                 }
             }
@@ -565,44 +422,15 @@ impl Stream {
         }
     }
 
-    /// The request that delivers a batch of one kind: items are already JSON text.
-    fn batch_request(&self, kind: Kind, batch: &[(u64, String)]) -> (String, String) {
-        let mut items =
-            String::with_capacity(batch.iter().map(|(_, j)| j.len() + 1).sum::<usize>() + 2);
-        items.push('[');
-        for (i, (_, j)) in batch.iter().enumerate() {
-            if i > 0 {
-                items.push(',');
-            }
-            items.push_str(j);
-        }
-        items.push(']');
-        let key = Value::from(self.key.as_str()).to_string();
-        match kind {
-            Kind::Metric => (
-                self.clientlib("batch/logger/experiment/metric"),
-                format!("{{\"experimentKey\":{key},\"values\":{items}}}"),
-            ),
-            Kind::Parameter => (
-                self.clientlib("batch/logger/experiment/parameter"),
-                format!("{{\"experimentKey\":{key},\"values\":{items}}}"),
-            ),
-            _ => (
-                format!("{}/clientlib/rest/v2/write/experiment/output", self.root),
-                format!("{{\"experimentKey\":{key},\"runContext\":null,\"outputLines\":{items}}}"),
-            ),
-        }
-    }
-
     fn requeue(&self, f: impl FnOnce(&mut Queues)) {
         let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut q);
     }
 
     async fn run(self: Arc<Self>) {
-        // Stage (and so spool) every 100 ms, in a task of its own so that a sender
-        // stuck retrying never delays the spool; send every `interval`, or sooner when
-        // a full batch is waiting.
+        // Stage (and so spool) every 100 ms, in a task of its own so that a sink stuck
+        // retrying never delays the spool; deliver every `interval`, or sooner when a
+        // full batch is waiting.
         let stager = self.clone();
         let staging = http::runtime().spawn(async move {
             loop {
@@ -629,7 +457,7 @@ impl Stream {
                 last_send = Instant::now();
                 if self.pending() > 0 {
                     // In the background, keep retrying for a while; a flush picks up the rest.
-                    let deadline = Instant::now() + Duration::from_secs(60);
+                    let deadline = Instant::now() + crate::retry::BACKGROUND_BUDGET;
                     self.send_all(deadline).await;
                 }
             }
@@ -646,11 +474,9 @@ impl Stream {
         })
     }
 
-    /// Keep the experiment marked as running at the interval the server asks for.
+    /// Keep the experiment marked as running, at the interval the server asks for (a
+    /// sink without a heartbeat ends the task at once).
     pub fn start_heartbeat(self: &Arc<Self>) {
-        if self.offline.is_some() {
-            return;
-        }
         let s = self.clone();
         let handle = http::runtime().spawn(async move {
             let mut wait = Duration::from_secs(0);
@@ -659,23 +485,10 @@ impl Stream {
                 if s.closed.load(Ordering::Acquire) {
                     return;
                 }
-                let body = json!({
-                    "apiKey": s.api_key, "experimentKey": s.key, "is_alive": true,
-                    "local_timestamp": now_ms(), "offline": false
-                })
-                .to_string();
-                wait = match s
-                    .post(s.clientlib("status-report/update"), body, false)
-                    .await
-                {
-                    Ok(v) => v
-                        .get("is_alive_beat_duration_millis")
-                        .and_then(|x| x.as_u64())
-                        .map(|ms| Duration::from_millis(ms.clamp(500, 600_000)))
-                        .unwrap_or(Duration::from_secs(10)),
-                    // A missed beat is not fatal: try again a little later.
-                    Err(_) => Duration::from_secs(10),
-                };
+                match s.sink.beat().await {
+                    Some(w) => wait = w,
+                    None => return,
+                }
             }
         });
         if let Ok(mut g) = self.heartbeat.lock() {
@@ -685,27 +498,24 @@ impl Stream {
 
     /// Tell the server the run has ended (best effort, bounded by `timeout`).
     pub fn send_end(&self, timeout: Duration) -> bool {
-        if self.offline.is_some() {
-            return true;
-        }
-        let body = json!({
-            "apiKey": self.api_key, "experimentKey": self.key, "is_alive": false,
-            "local_timestamp": now_ms(), "offline": false
-        })
-        .to_string();
-        let url = self.clientlib("status-report/update");
-        http::block_on(async {
-            matches!(
-                tokio::time::timeout(timeout, self.post(url, body, false)).await,
-                Ok(Ok(_))
-            )
-        })
+        http::block_on(self.sink.end(timeout))
+    }
+
+    /// Record a file with the sink, after everything logged before it.
+    pub fn record_file(&self, file: FileRecord, timeout: Duration) -> Result<(), String> {
+        self.flush_blocking(timeout);
+        self.sink.record_file(file)
+    }
+
+    /// What the sink leaves behind once everything has been handed over.
+    pub fn finish_sink(&self) -> Result<Option<std::path::PathBuf>, String> {
+        self.sink.finish()
     }
 
     fn shutdown_tasks(&self) {
         self.closed.store(true, Ordering::Release);
         self.wake.notify_one();
-        for slot in [&self.heartbeat, &self.sender, &self.stager] {
+        for slot in [&self.heartbeat, &self.worker, &self.stager] {
             if let Ok(mut g) = slot.lock() {
                 if let Some(h) = g.take() {
                     h.abort();
@@ -725,34 +535,9 @@ fn prepend<T>(v: &mut Vec<T>, mut front: Vec<T>) {
     *v = front;
 }
 
-/// Comet's encoding of metric values: numbers as numbers, NaN and infinities as the
-/// strings the official SDK sends.
-pub fn number(x: f64) -> Value {
-    if x.is_nan() {
-        json!("NaN")
-    } else if x == f64::INFINITY {
-        json!("Infinity")
-    } else if x == f64::NEG_INFINITY {
-        json!("-Infinity")
-    } else if x == x.trunc() && x.abs() < 9.0e15 {
-        json!(x as i64)
-    } else {
-        json!(x)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn special_numbers() {
-        assert_eq!(number(f64::NAN), json!("NaN"));
-        assert_eq!(number(f64::INFINITY), json!("Infinity"));
-        assert_eq!(number(f64::NEG_INFINITY), json!("-Infinity"));
-        assert_eq!(number(100000.0), json!(100000));
-        assert_eq!(number(0.25), json!(0.25));
-    }
 
     #[test]
     fn prepend_keeps_order() {

@@ -17,33 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum Kind {
-    Metric,
-    Parameter,
-    Output,
-    Rest,
-}
-
-impl Kind {
-    pub fn tag(self) -> char {
-        match self {
-            Kind::Metric => 'm',
-            Kind::Parameter => 'p',
-            Kind::Output => 'o',
-            Kind::Rest => 'r',
-        }
-    }
-    pub fn from_tag(c: &str) -> Option<Kind> {
-        match c {
-            "m" => Some(Kind::Metric),
-            "p" => Some(Kind::Parameter),
-            "o" => Some(Kind::Output),
-            "r" => Some(Kind::Rest),
-            _ => None,
-        }
-    }
-}
+use crate::item::Kind;
 
 pub struct Writer {
     pub path: PathBuf,
@@ -53,11 +27,7 @@ pub struct Writer {
 impl Writer {
     pub fn create(dir: &Path, key: &str, root: &str) -> std::io::Result<Writer> {
         std::fs::create_dir_all(dir)?;
-        let name = format!(
-            "{key}-{}-{}.spool",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let name = format!("{key}-{}-{}.spool", std::process::id(), crate::new_id());
         let path = dir.join(name);
         let mut opts = std::fs::OpenOptions::new();
         opts.create_new(true).append(true);

@@ -156,7 +156,7 @@ fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn temp_name() -> String {
-    format!(".cometr-{}.part", uuid::Uuid::new_v4().simple())
+    format!(".cometr-{}.part", crate::new_id())
 }
 
 /// Stream a GET answer into `dest_dir/file_name`, replacing an existing file only once

@@ -1,0 +1,168 @@
+//! The online sink: sends an experiment's batches to Comet's clientlib batch endpoints
+//! (gzip-compressed) and its REST writes one by one, through the one retry loop of
+//! `retry.rs`, and keeps the run marked alive with heartbeats.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::http::{self, Request};
+use crate::item::{Kind, RestWrite};
+use crate::retry::{self, Outcome};
+use crate::sink::{BoxFuture, Delivery, Sink};
+
+pub struct Sender {
+    key: String,
+    api_key: String,
+    /// The server root, without `/clientlib` and trailing slashes.
+    root: String,
+}
+
+impl Sender {
+    pub fn new(key: &str, api_key: &str, root: &str) -> Sender {
+        Sender {
+            key: key.to_string(),
+            api_key: api_key.to_string(),
+            root: root.trim_end_matches('/').to_string(),
+        }
+    }
+
+    fn clientlib(&self, endpoint: &str) -> String {
+        format!("{}/clientlib/{endpoint}", self.root)
+    }
+
+    fn request(&self, url: String, body: String, gzip: bool) -> Request {
+        Request {
+            method: "POST".into(),
+            url,
+            api_key: self.api_key.clone(),
+            json_body: Some(body),
+            gzip_body: gzip,
+            ..Default::default()
+        }
+    }
+
+    /// The request that delivers a batch of one kind: items are already JSON text.
+    fn batch_request(&self, kind: Kind, batch: &[(u64, String)]) -> Request {
+        if kind == Kind::Rest {
+            let w = batch
+                .first()
+                .map(|(_, j)| RestWrite::from_staged(j))
+                .unwrap_or(RestWrite {
+                    endpoint: String::new(),
+                    body: "{}".into(),
+                });
+            let url = format!("{}/api/rest/v2/{}", self.root, w.endpoint);
+            return self.request(url, w.body, false);
+        }
+        let mut items =
+            String::with_capacity(batch.iter().map(|(_, j)| j.len() + 1).sum::<usize>() + 2);
+        items.push('[');
+        for (i, (_, j)) in batch.iter().enumerate() {
+            if i > 0 {
+                items.push(',');
+            }
+            items.push_str(j);
+        }
+        items.push(']');
+        let key = Value::from(self.key.as_str()).to_string();
+        let (url, body) = match kind {
+            Kind::Metric => (
+                self.clientlib("batch/logger/experiment/metric"),
+                format!("{{\"experimentKey\":{key},\"values\":{items}}}"),
+            ),
+            Kind::Parameter => (
+                self.clientlib("batch/logger/experiment/parameter"),
+                format!("{{\"experimentKey\":{key},\"values\":{items}}}"),
+            ),
+            _ => (
+                self.clientlib("rest/v2/write/experiment/output"),
+                format!("{{\"experimentKey\":{key},\"runContext\":null,\"outputLines\":{items}}}"),
+            ),
+        };
+        self.request(url, body, true)
+    }
+
+    /// One status report (alive or ended), without retries: a missed one is replaced
+    /// by the next. Returns the answer's JSON on success.
+    async fn status_report(&self, alive: bool) -> Option<Value> {
+        let body = json!({
+            "apiKey": self.api_key, "experimentKey": self.key, "is_alive": alive,
+            "local_timestamp": crate::now_ms(), "offline": false
+        })
+        .to_string();
+        let req = self.request(self.clientlib("status-report/update"), body, false);
+        match http::send(&req).await {
+            Ok(r) if (200..300).contains(&r.status) => {
+                Some(serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Sink for Sender {
+    fn deliver<'a>(
+        &'a self,
+        kind: Kind,
+        items: &'a [(u64, String)],
+        deadline: Instant,
+    ) -> BoxFuture<'a, Delivery> {
+        Box::pin(async move {
+            let req = self.batch_request(kind, items);
+            let result = retry::send_until(&req, deadline).await;
+            match &result {
+                Ok(r) if (200..300).contains(&r.status) => Delivery::Delivered,
+                Ok(r) => {
+                    let msg = String::from_utf8_lossy(&r.body);
+                    let why = format!(
+                        "HTTP {} from {}: {}",
+                        r.status,
+                        req.url.split('?').next().unwrap_or(""),
+                        msg.chars().take(300).collect::<String>()
+                    );
+                    if Outcome::of(&result).is_transient() {
+                        Delivery::Later(format!(
+                            "could not send data for experiment {} yet (will retry): {why}",
+                            self.key
+                        ))
+                    } else {
+                        Delivery::Refused(format!(
+                            "Comet refused data for experiment {}: {why}",
+                            self.key
+                        ))
+                    }
+                }
+                Err(e) => Delivery::Later(format!(
+                    "could not send data for experiment {} yet (will retry): {}",
+                    self.key,
+                    e.message()
+                )),
+            }
+        })
+    }
+
+    fn beat(&self) -> BoxFuture<'_, Option<Duration>> {
+        Box::pin(async move {
+            let wait = match self.status_report(true).await {
+                Some(v) => v
+                    .get("is_alive_beat_duration_millis")
+                    .and_then(|x| x.as_u64())
+                    .map(|ms| Duration::from_millis(ms.clamp(500, 600_000)))
+                    .unwrap_or(Duration::from_secs(10)),
+                // A missed beat is not fatal: try again a little later.
+                None => Duration::from_secs(10),
+            };
+            Some(wait)
+        })
+    }
+
+    fn end(&self, timeout: Duration) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            matches!(
+                tokio::time::timeout(timeout, self.status_report(false)).await,
+                Ok(Some(_))
+            )
+        })
+    }
+}
