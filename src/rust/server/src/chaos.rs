@@ -165,6 +165,13 @@ pub fn unit() -> f64 {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_fault_settings_parse_or_error(t in "\\PC*") {
+            let _ = Settings::from_json(&t);
+        }
+    }
+
     #[test]
     fn parses_and_validates() {
         let s = Settings::from_json(

@@ -1,24 +1,26 @@
-//! The local server's records: one SQLite database per data directory. Asset bytes live
-//! beside it as plain files (see `assets_dir`).
+//! The local server's records: one SQLite database per data directory, with asset bytes
+//! beside it as plain files (see `assets_dir`). The store owns the whole schema and
+//! every query; handlers call its methods and never see SQL or the connection.
+//!
+//! - `mod.rs`: opening, the schema, workspaces, projects and experiments;
+//! - `records.rs`: what an experiment logs (metrics, parameters, others, tags,
+//!   documents, output) and its run state;
+//! - `assets.rs`: asset records and files;
+//! - `artifacts.rs`: artifacts, their versions and consumers.
+
+pub mod artifacts;
+pub mod assets;
+pub mod records;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
+use crate::util::{new_id, now_ms};
+
 pub struct Store {
-    pub conn: Connection,
-    pub dir: PathBuf,
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    conn: Connection,
+    dir: PathBuf,
 }
 
 const SCHEMA: &str = "
@@ -68,6 +70,20 @@ CREATE TABLE IF NOT EXISTS assets(
 CREATE INDEX IF NOT EXISTS assets_by_experiment ON assets(experiment_key);
 CREATE TABLE IF NOT EXISTS symlinks(
   experiment_key TEXT NOT NULL, project_id TEXT NOT NULL, UNIQUE(experiment_key, project_id));
+CREATE TABLE IF NOT EXISTS artifacts(
+  artifact_id TEXT PRIMARY KEY, workspace TEXT NOT NULL, name TEXT NOT NULL,
+  type TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '[]', project_id TEXT,
+  created_ms INTEGER NOT NULL, UNIQUE(workspace, name));
+CREATE TABLE IF NOT EXISTS artifact_versions(
+  version_id TEXT PRIMARY KEY, artifact_id TEXT NOT NULL, version TEXT NOT NULL,
+  aliases TEXT NOT NULL DEFAULT '[]', tags TEXT NOT NULL DEFAULT '[]', metadata TEXT,
+  experiment_key TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'OPEN',
+  created_ms INTEGER NOT NULL, UNIQUE(artifact_id, version));
+CREATE INDEX IF NOT EXISTS artifact_versions_by_artifact ON artifact_versions(artifact_id);
+CREATE TABLE IF NOT EXISTS artifact_consumers(
+  version_id TEXT NOT NULL, experiment_key TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  UNIQUE(version_id, experiment_key));
+CREATE INDEX IF NOT EXISTS assets_by_artifact_version ON assets(artifact_version_id);
 ";
 
 impl Store {
@@ -78,8 +94,6 @@ impl Store {
             .map_err(|e| format!("cannot open the server database: {e}"))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| format!("cannot initialise the server database: {e}"))?;
-        super::artifacts::init_schema(&conn)
-            .map_err(|e| format!("cannot initialise the artifact tables: {e}"))?;
         let store = Store {
             conn,
             dir: dir.to_path_buf(),
@@ -91,6 +105,7 @@ impl Store {
         Ok(store)
     }
 
+    /// The folder of asset files; uploads are streamed there before they are kept.
     pub fn assets_dir(&self) -> PathBuf {
         self.dir.join("assets")
     }
@@ -256,6 +271,71 @@ impl Store {
         Ok(())
     }
 
+    pub fn experiment_exists(&self, key: &str) -> rusqlite::Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM experiments WHERE experiment_key = ?1",
+                params![key],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// The id of the project an experiment belongs to.
+    pub fn experiment_project(&self, key: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT project_id FROM experiments WHERE experiment_key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    /// The workspace and project id of an experiment.
+    pub fn experiment_home(&self, key: &str) -> rusqlite::Result<Option<(String, String)>> {
+        self.conn
+            .query_row(
+                "SELECT p.workspace, p.project_id FROM experiments e
+                 JOIN projects p ON p.project_id = e.project_id WHERE e.experiment_key = ?1",
+                params![key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+    }
+
+    /// An experiment's project id, workspace, project name and experiment name.
+    pub fn experiment_names(
+        &self,
+        key: &str,
+    ) -> rusqlite::Result<(String, String, String, Option<String>)> {
+        self.conn.query_row(
+            "SELECT e.project_id, p.workspace, p.name, e.name FROM experiments e
+             JOIN projects p ON p.project_id = e.project_id WHERE e.experiment_key = ?1",
+            params![key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+    }
+
+    pub fn rename_experiment(&self, key: &str, name: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE experiments SET name = ?2 WHERE experiment_key = ?1",
+            params![key, name],
+        )?;
+        Ok(())
+    }
+
+    /// Show an experiment in another project too.
+    pub fn add_symlink(&self, key: &str, project_id: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO symlinks(experiment_key, project_id) VALUES (?1, ?2)",
+            params![key, project_id],
+        )?;
+        Ok(())
+    }
+
     /// One experiment in the shape of Comet's `experiments[]` / metadata answers.
     pub fn experiment(&self, key: &str) -> rusqlite::Result<Option<Value>> {
         self.conn
@@ -273,80 +353,6 @@ impl Store {
         ))?;
         let rows = st.query_map(params![project_id, archived as i64], experiment_row)?;
         rows.collect()
-    }
-
-    /// Names of the others, metrics and parameters logged in a project, for its columns.
-    pub fn column_names(&self, project_id: &str) -> rusqlite::Result<Vec<(String, &'static str)>> {
-        let mut out = Vec::new();
-        for (table, source) in [
-            ("others", "log_other"),
-            ("metrics", "metrics"),
-            ("parameters", "params"),
-        ] {
-            let mut st = self.conn.prepare(&format!(
-                "SELECT DISTINCT t.name FROM {table} t JOIN experiments e
-                 ON e.experiment_key = t.experiment_key WHERE e.project_id = ?1 ORDER BY t.name"
-            ))?;
-            let rows = st.query_map(params![project_id], |r| r.get::<_, String>(0))?;
-            for r in rows {
-                out.push((r?, source));
-            }
-        }
-        Ok(out)
-    }
-
-    pub fn log_other(&self, key: &str, name: &str, value: &str, ts: i64) -> rusqlite::Result<()> {
-        self.conn.execute(
-            "INSERT INTO others(experiment_key, name, value, ts) VALUES (?1, ?2, ?3, ?4)",
-            params![key, name, value, ts],
-        )?;
-        Ok(())
-    }
-
-    /// Latest value of a parameter, as Comet's `valueCurrent` string.
-    pub fn latest_parameter(&self, key: &str, name: &str) -> rusqlite::Result<Option<String>> {
-        self.conn
-            .query_row(
-                "SELECT value FROM parameters WHERE experiment_key = ?1 AND name = ?2
-                 ORDER BY id DESC LIMIT 1",
-                params![key, name],
-                |r| r.get(0),
-            )
-            .optional()
-    }
-
-    /// A metric's points as one chart series: parallel arrays of values, steps,
-    /// epochs and timestamps, in logging order.
-    pub fn metric_series(&self, key: &str, name: &str) -> rusqlite::Result<Option<Value>> {
-        let mut st = self.conn.prepare(
-            "SELECT value, step, epoch, ts FROM metrics WHERE experiment_key = ?1 AND name = ?2
-             ORDER BY id",
-        )?;
-        let mut values = Vec::new();
-        let mut steps = Vec::new();
-        let mut epochs = Vec::new();
-        let mut stamps = Vec::new();
-        let mut rows = st.query(params![key, name])?;
-        while let Some(r) = rows.next()? {
-            let v: Option<String> = r.get(0)?;
-            values.push(
-                v.as_deref()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .filter(|x| x.is_finite())
-                    .map(Value::from)
-                    .unwrap_or_else(|| v.map(Value::from).unwrap_or(Value::Null)),
-            );
-            steps.push(r.get::<_, Option<i64>>(1)?);
-            epochs.push(r.get::<_, Option<i64>>(2)?);
-            stamps.push(r.get::<_, Option<i64>>(3)?);
-        }
-        if values.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(json!({
-            "metricName": name, "values": values, "steps": steps,
-            "epochs": epochs, "timestamps": stamps
-        })))
     }
 }
 

@@ -1,0 +1,327 @@
+//! Workspaces, projects, experiment listing and creation, columns and charts.
+
+use serde_json::{json, Value};
+
+use super::Env;
+use crate::error::{code, ApiError};
+use crate::reply::{json, Handled};
+use crate::request::{str_field, truthy, Request};
+use crate::util::{new_id, now_ms};
+
+/// The metadata columns Comet lists for every project, in Comet's order.
+const BASE_COLUMNS: &[(&str, &str, &str)] = &[
+    ("runId", "string", "metadata"),
+    ("hasNotes", "boolean", "metadata"),
+    ("duration", "timenumber", "metadata"),
+    ("Name", "string", "log_other"),
+    ("throttled", "string", "log_other"),
+    ("codeSHA", "string", "metadata"),
+    ("file_name", "string", "metadata"),
+    ("hasHtml", "boolean", "metadata"),
+    ("experimentKey", "string", "metadata"),
+    ("optimizationId", "string", "metadata"),
+    ("end_server_timestamp", "datetime", "metadata"),
+    ("installed_packages", "string", "metadata"),
+    ("file_path", "string", "metadata"),
+    ("last_message_time", "datetime", "metadata"),
+    ("runActive", "boolean", "metadata"),
+    ("hasImages", "boolean", "metadata"),
+    ("user_name", "string", "metadata"),
+    ("start_server_timestamp", "datetime", "metadata"),
+];
+
+fn names_required() -> ApiError {
+    ApiError::bad_request_code(
+        "workspaceName and projectName are required",
+        code::NO_PROJECT_NAME,
+    )
+}
+
+fn id_or_names_required() -> ApiError {
+    ApiError::bad_request_code(
+        "projectId or workspaceName and projectName are required",
+        code::NO_PROJECT_NAME,
+    )
+}
+
+/// A project named either by id or by workspace and name, as the listing endpoints take it.
+fn resolve_project(env: &Env, req: &Request) -> Result<String, ApiError> {
+    if let Some(id) = req.q("projectId") {
+        return match env.store.project_exists(id)? {
+            true => Ok(id.to_string()),
+            false => Err(ApiError::bad_request("Project not found")),
+        };
+    }
+    let (Some(ws), Some(name)) = (req.q("workspaceName"), req.q("projectName")) else {
+        return Err(id_or_names_required());
+    };
+    env.store
+        .project_id(ws, name)?
+        .ok_or_else(|| ApiError::bad_request(format!("Project {ws}/{name} not found")))
+}
+
+pub fn is_alive(_: &Env, _: &Request) -> Handled {
+    json(json!({"version": "3.0.0"}))
+}
+
+pub fn ping(_: &Env, _: &Request) -> Handled {
+    json(json!({"msg": "OK"}))
+}
+
+pub fn account(_: &Env, _: &Request) -> Handled {
+    json(json!({"userName": "local", "defaultWorkspaceName": "local"}))
+}
+
+pub fn workspaces(env: &Env, _: &Request) -> Handled {
+    json(json!({ "workspaceNames": env.store.workspaces()? }))
+}
+
+pub fn projects(env: &Env, req: &Request) -> Handled {
+    let ws = req
+        .q("workspaceName")
+        .ok_or_else(|| ApiError::bad_request("workspaceName is required"))?;
+    json(json!({ "projects": env.store.projects(ws)? }))
+}
+
+pub fn experiments(env: &Env, req: &Request) -> Handled {
+    let id = resolve_project(env, req)?;
+    let mut list = env.store.experiments(&id, truthy(req.q("archived")))?;
+    // Comet's listing has no `running` field; the metadata answer does.
+    for e in list.iter_mut() {
+        if let Some(o) = e.as_object_mut() {
+            o.remove("running");
+        }
+    }
+    json(json!({ "experiments": list }))
+}
+
+pub fn columns(env: &Env, req: &Request) -> Handled {
+    let id = resolve_project(env, req)?;
+    let mut cols: Vec<Value> = BASE_COLUMNS
+        .iter()
+        .map(|(n, t, s)| json!({"name": n, "id": format!("{n}--{s}"), "type": t, "source": s}))
+        .collect();
+    for (name, source) in env.store.column_names(&id)? {
+        let id = format!("{name}--{source}");
+        if cols.iter().any(|c| c["id"] == id.as_str()) {
+            continue;
+        }
+        let ty = if source == "metrics" {
+            "double"
+        } else {
+            "string"
+        };
+        cols.push(json!({"name": name, "id": id, "type": ty, "source": source}));
+    }
+    json(json!({ "columns": cols }))
+}
+
+pub fn create_project(env: &Env, req: &Request) -> Handled {
+    let body = req.json()?;
+    let (Some(ws), Some(name)) = (
+        str_field(&body, "workspaceName"),
+        str_field(&body, "projectName"),
+    ) else {
+        return Err(names_required());
+    };
+    let description = body
+        .get("projectDescription")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let public = body
+        .get("isPublic")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    match env.store.create_project(ws, name, description, public)? {
+        Some(id) => json(json!({
+            "projectId": id, "projectName": name, "workspaceName": ws,
+            "projectDescription": description, "isPublic": public
+        })),
+        None => Err(ApiError::bad_request(format!(
+            "Project {name} already exists in workspace {ws}"
+        ))),
+    }
+}
+
+pub fn delete_project(env: &Env, req: &Request) -> Handled {
+    let body = req.json()?;
+    let with_experiments = body
+        .get("deleteAllExperiments")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
+    let id = if let Some(id) = str_field(&body, "projectId") {
+        Some(id.to_string())
+    } else if let (Some(ws), Some(name)) = (
+        str_field(&body, "workspaceName"),
+        str_field(&body, "projectName"),
+    ) {
+        env.store.project_id(ws, name)?
+    } else {
+        return Err(id_or_names_required());
+    };
+    let id = id.ok_or_else(|| ApiError::bad_request("Project not found"))?;
+    env.store.delete_project(&id, with_experiments)?;
+    json(json!({"msg": "Project deleted", "projectId": id}))
+}
+
+/// A metric's points as one chart series: parallel arrays of values, steps, epochs and
+/// timestamps, in logging order.
+fn metric_series(env: &Env, key: &str, name: &str) -> Result<Option<Value>, ApiError> {
+    let rows = env.store.metric_values(key, name)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut values = Vec::new();
+    let mut steps = Vec::new();
+    let mut epochs = Vec::new();
+    let mut stamps = Vec::new();
+    for (v, step, epoch, ts) in rows {
+        values.push(
+            v.as_deref()
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|x| x.is_finite())
+                .map(Value::from)
+                .unwrap_or_else(|| v.map(Value::from).unwrap_or(Value::Null)),
+        );
+        steps.push(step);
+        epochs.push(epoch);
+        stamps.push(ts);
+    }
+    Ok(Some(json!({
+        "metricName": name, "values": values, "steps": steps,
+        "epochs": epochs, "timestamps": stamps
+    })))
+}
+
+pub fn chart(env: &Env, req: &Request) -> Handled {
+    let body = req.json()?;
+    let names = |k: &str| -> Vec<String> {
+        body.get(k)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let keys = names("targetedExperiments");
+    let metrics = names("metrics");
+    let params = names("params");
+    let mut out = serde_json::Map::new();
+    for key in &keys {
+        let mut mlist = Vec::new();
+        for name in &metrics {
+            if let Some(s) = metric_series(env, key, name)? {
+                mlist.push(s);
+            }
+        }
+        let mut pmap = serde_json::Map::new();
+        for name in &params {
+            if let Some(v) = env.store.latest_parameter(key, name)? {
+                pmap.insert(name.clone(), json!(v));
+            }
+        }
+        if !mlist.is_empty() || !pmap.is_empty() {
+            out.insert(key.clone(), json!({"metrics": mlist, "params": pmap}));
+        }
+    }
+    let empty = out.is_empty();
+    json(json!({"experiments": out, "empty": empty}))
+}
+
+pub fn create_experiment(env: &Env, req: &Request) -> Handled {
+    let body = req.json()?;
+    let (Some(ws), Some(project)) = (
+        str_field(&body, "workspaceName"),
+        str_field(&body, "projectName"),
+    ) else {
+        return Err(names_required());
+    };
+    let name = str_field(&body, "experimentName");
+    let key = new_id();
+    let pid = env.store.ensure_project(ws, project)?;
+    env.store.create_experiment(&key, &pid, name)?;
+    if let Some(n) = name {
+        let _ = env.store.log_other(&key, "Name", n, now_ms());
+    }
+    json(json!({
+        "experimentKey": key,
+        "workspaceName": ws,
+        "projectName": project,
+        "link": format!("{}/{}/{}/{}", env.base_url, ws, project, key),
+    }))
+}
+
+pub fn metadata(env: &Env, req: &Request) -> Handled {
+    let key = req
+        .q("experimentKey")
+        .ok_or_else(|| ApiError::bad_request("experimentKey is required"))?;
+    let mut e = env
+        .store
+        .experiment(key)?
+        .ok_or_else(|| ApiError::unknown_experiment(key))?;
+    e["throttle"] = json!(false);
+    e["throttleMessage"] = Value::Null;
+    e["throttleReasons"] = json!([]);
+    json(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Api;
+    use crate::testing::{get, json_of, post, Fixture};
+
+    #[test]
+    fn creates_and_lists_projects_and_experiments() {
+        let f = Fixture::new();
+        let env = f.env();
+        let created = json_of(create_project(
+            &env,
+            &post(Api::Rest, "write/project/create")
+                .with_json(&json!({"workspaceName": "local", "projectName": "q"})),
+        ));
+        assert_eq!(created["projectName"], "q");
+        let again = create_project(
+            &env,
+            &post(Api::Rest, "write/project/create")
+                .with_json(&json!({"workspaceName": "local", "projectName": "q"})),
+        );
+        assert_eq!(again.unwrap_err().status, 400);
+        let key = f.experiment();
+        let list = json_of(experiments(
+            &env,
+            &get(Api::Rest, "experiments")
+                .with_query("workspaceName", "local")
+                .with_query("projectName", "p"),
+        ));
+        assert_eq!(list["experiments"][0]["experimentKey"], key.as_str());
+        assert!(list["experiments"][0].get("running").is_none());
+        let meta = json_of(metadata(
+            &env,
+            &get(Api::Rest, "experiment/metadata").with_query("experimentKey", &key),
+        ));
+        assert_eq!(meta["running"], true);
+        assert_eq!(meta["projectName"], "p");
+    }
+
+    #[test]
+    fn unknown_things_are_comets_errors() {
+        let f = Fixture::new();
+        let env = f.env();
+        let e = metadata(
+            &env,
+            &get(Api::Rest, "experiment/metadata").with_query("experimentKey", "nope"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.status, e.sdk_error_code),
+            (400, Some(code::NO_EXPERIMENT))
+        );
+        let e = experiments(&env, &get(Api::Rest, "experiments")).unwrap_err();
+        assert_eq!(e.sdk_error_code, Some(code::NO_PROJECT_NAME));
+        let e = projects(&env, &get(Api::Rest, "projects")).unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+}

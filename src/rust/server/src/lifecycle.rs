@@ -1,0 +1,245 @@
+//! Starting and stopping servers, and the registry through which the embedding process
+//! (R, or the `cometr-server` binary) reaches a running one by its id.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::chaos;
+use crate::service;
+use crate::state::{Fault, State};
+use crate::store::Store;
+
+/// Keep SIGPIPE off this thread: a client that hangs up must never reach the embedding
+/// process's handler (R's would end the session).
+fn block_sigpipe() {
+    // SAFETY: changing this thread's signal mask with a properly initialised set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The server's own runtime, apart from any the embedding process has.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cometr-server")
+            .on_thread_start(block_sigpipe)
+            .enable_all()
+            .build()
+            .expect("cannot start the cometr server runtime")
+    })
+}
+
+struct Running {
+    state: Arc<State>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+static SERVERS: Mutex<Vec<(i32, Running)>> = Mutex::new(Vec::new());
+static NEXT_ID: Mutex<i32> = Mutex::new(1);
+
+/// Run `f` on the state of running server `id`; `None` when there is no such server.
+fn with_server<T>(id: i32, f: impl FnOnce(&State) -> T) -> Option<T> {
+    let all = SERVERS.lock().ok()?;
+    all.iter().find(|(i, _)| *i == id).map(|(_, r)| f(&r.state))
+}
+
+/// Change the heartbeat interval a running server asks its clients for.
+pub fn set_heartbeat(id: i32, millis: i64) -> bool {
+    with_server(id, |s| s.heartbeat_ms.store(millis, Ordering::Relaxed)).is_some()
+}
+
+/// The request lines a running server has seen most recently, oldest first.
+pub fn recent_requests(id: i32) -> Vec<String> {
+    with_server(id, |s| {
+        s.requests
+            .lock()
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    })
+    .unwrap_or_default()
+}
+
+/// Set (or clear, with `None`) the random failures of a running server.
+pub fn set_chaos(id: i32, settings: Option<chaos::Settings>) -> bool {
+    with_server(id, |s| s.chaos.lock().map(|mut c| *c = settings).is_ok()).unwrap_or(false)
+}
+
+/// Add a scripted failure to a running server.
+pub fn add_fault(id: i32, fault: Fault) -> bool {
+    with_server(id, |s| s.faults.lock().map(|mut f| f.push(fault)).is_ok()).unwrap_or(false)
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    format!("{host}:{port}")
+        .parse()
+        .or_else(|_| {
+            use std::net::ToSocketAddrs;
+            format!("{host}:{port}")
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or(())
+        })
+        .map_err(|_| format!("cannot resolve host '{host}'"))
+}
+
+/// Start a server on `host:port` (port 0: a free one) keeping its data in `dir`;
+/// returns its id and bound port. Without an API key it serves loopback addresses
+/// only: anyone who can reach it could otherwise read and write its experiments.
+pub fn start(
+    dir: PathBuf,
+    host: &str,
+    port: u16,
+    api_key: Option<String>,
+) -> Result<(i32, u16), String> {
+    let addr = resolve(host, port)?;
+    if api_key.is_none() && !addr.ip().is_loopback() {
+        return Err(format!(
+            "refusing to serve {} without an API key: without one only this machine \
+             (127.0.0.1, ::1, localhost) may be served",
+            addr.ip()
+        ));
+    }
+    let store = Store::open(&dir)?;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot configure the listener: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let shown_host = if bound.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if bound.is_ipv6() {
+        format!("[{}]", bound.ip())
+    } else {
+        bound.ip().to_string()
+    };
+    let state = Arc::new(State::new(
+        store,
+        api_key,
+        format!("http://{shown_host}:{}", bound.port()),
+    ));
+    let kept = state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let st = state.clone();
+        async move { service::handle(st, req).await }
+    });
+    let rt = runtime();
+    let listener = {
+        let _guard = rt.enter();
+        tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| format!("cannot register the listener: {e}"))?
+    };
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        let _ = done_tx.send(());
+    });
+    let id = {
+        let mut n = NEXT_ID.lock().map_err(|_| "server registry poisoned")?;
+        *n += 1;
+        *n - 1
+    };
+    SERVERS
+        .lock()
+        .map_err(|_| "server registry poisoned")?
+        .push((
+            id,
+            Running {
+                state: kept,
+                shutdown: tx,
+                done: done_rx,
+            },
+        ));
+    Ok((id, bound.port()))
+}
+
+/// Block until the process is asked to end (SIGINT or SIGTERM); used by the
+/// `cometr-server` binary, which has no R session to keep it alive.
+pub fn wait_for_shutdown_signal() {
+    runtime().block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
+}
+
+/// Stop a server and wait (briefly) until it has let go of its port.
+pub fn stop(id: i32) -> bool {
+    let running = {
+        let Ok(mut all) = SERVERS.lock() else {
+            return false;
+        };
+        match all.iter().position(|(i, _)| *i == id) {
+            Some(pos) => all.remove(pos).1,
+            None => return false,
+        }
+    };
+    let _ = running.shutdown.send(());
+    let _ = running.done.recv_timeout(std::time::Duration::from_secs(5));
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        std::env::temp_dir().join(format!("cometr-life-{}", crate::util::new_id()))
+    }
+
+    #[test]
+    fn serves_loopback_and_stops() {
+        let dir = temp_dir();
+        let (id, port) = start(dir.clone(), "127.0.0.1", 0, None).unwrap();
+        assert!(port > 0);
+        assert!(set_heartbeat(id, 500));
+        assert!(stop(id));
+        assert!(!stop(id));
+        assert!(!set_heartbeat(id, 500));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn refuses_other_addresses_without_a_key() {
+        let dir = temp_dir();
+        let e = start(dir.clone(), "0.0.0.0", 0, None).unwrap_err();
+        assert!(e.contains("without an API key"), "{e}");
+        assert!(!dir.exists());
+        let (id, _) = start(dir.clone(), "0.0.0.0", 0, Some("k".into())).unwrap();
+        assert!(stop(id));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,293 @@
+//! Routing: which handler answers which endpoint. Every endpoint the server knows is
+//! listed here, once.
+
+use axum::http::Method;
+
+use crate::error::ApiError;
+use crate::handlers::{artifacts, assets, experiment, general, offline, Env};
+use crate::reply::Handled;
+use crate::request::{Api, Request};
+
+type Handler = fn(&Env, &Request) -> Handled;
+
+/// Answer a request with the handler of its endpoint.
+pub fn route(env: &Env, req: &Request) -> Handled {
+    // `write/experiment/{key}/mark-not-throttled`, in either family.
+    if let Some(key) = req
+        .path
+        .strip_prefix("write/experiment/")
+        .and_then(|p| p.strip_suffix("/mark-not-throttled"))
+    {
+        return experiment::mark_not_throttled(env, key);
+    }
+    match handler(req.api, &req.method, &req.path) {
+        Some(h) => h(env, req),
+        None => Err(ApiError::new(
+            404,
+            format!("Unknown endpoint: {} {}", req.method, req.path),
+            None,
+        )),
+    }
+}
+
+fn handler(api: Api, method: &Method, path: &str) -> Option<Handler> {
+    use Api::{Clientlib, Rest};
+    let (get, post) = (method == Method::GET, method == Method::POST);
+    let h: Handler = match (api, path) {
+        // Service, workspaces and projects.
+        (Clientlib, "isAlive/ver") => general::is_alive,
+        (Clientlib, "health/ping") => general::ping,
+        (Rest, "workspaces") if get => general::workspaces,
+        (Rest, "account-details") if get => general::account,
+        (Rest, "projects") if get => general::projects,
+        (Rest, "experiments") if get => general::experiments,
+        (Rest, "project/column-names") if get => general::columns,
+        (Rest, "write/project/create") if post => general::create_project,
+        (Rest, "write/project/delete") if post => general::delete_project,
+        (Rest, "experiments/multi-metric-chart") if post => general::chart,
+        (Rest, "write/experiment/create") if post => general::create_experiment,
+        (Rest, "experiment/metadata") if get => general::metadata,
+
+        // Writes to an experiment; those an offline upload replays go through `offline`.
+        (Rest, "write/experiment/metric") => experiment::log_metric,
+        (Rest, "write/experiment/parameter") => experiment::log_parameter,
+        (Rest, "write/experiment/log-other") => offline::log_other,
+        (Rest, "write/experiment/tags") | (Clientlib, "tags/add-tags-to-experiment") => {
+            experiment::add_tags
+        }
+        (Rest, "write/experiment/tags/delete") => experiment::delete_tags,
+        (Rest, "write/experiment/html") => offline::log_html,
+        (Rest, "write/experiment/graph") => experiment::set_graph,
+        (Rest, "write/experiment/code") => experiment::set_code,
+        (Rest, "write/experiment/git/metadata") => experiment::set_git_metadata,
+        (Rest, "write/experiment/system-details") => experiment::set_system_details,
+        (Rest, "write/experiment/set-start-end-time") => experiment::set_start_end_time,
+        (Rest, "write/experiment/output") => offline::log_output,
+        (Rest, "write/experiment/file-path") => experiment::set_file_path,
+        (Rest, "write/experiment/archive") => experiment::archive,
+        (Rest, "write/experiment/restore") => experiment::restore,
+        (Rest, "write/experiment/delete") => experiment::delete,
+        (Rest, "write/experiment/set-status") => experiment::set_status,
+        (Rest, "write/experiment/stop") => experiment::stop,
+        (Rest, "write/experiment/update-status") => experiment::update_status,
+        (Rest, "write/project/symlink") | (Clientlib, "symlink/new") => experiment::symlink,
+
+        // Reads of an experiment.
+        (Rest, "experiment/metrics/get-metric") => experiment::get_metric,
+        (Rest, "experiment/metrics/get-all") => experiment::get_all_metrics,
+        (Rest, "experiment/metrics/summary") => experiment::metrics_summary,
+        (Rest, "experiment/parameters") => experiment::parameters,
+        (Rest, "experiment/log-other") => experiment::others,
+        (Rest, "experiment/tags") => experiment::tags,
+        (Rest, "experiment/html") => experiment::html,
+        (Rest, "experiment/graph") => experiment::graph,
+        (Rest, "experiment/code") => experiment::code,
+        (Rest, "experiment/output") => experiment::output,
+        (Rest, "experiment/system-details") => experiment::system_details,
+        (Rest, "experiment/git/metadata") => experiment::git_metadata,
+
+        // The streaming SDKs' run lifecycle and batches.
+        (Clientlib, "batch/logger/experiment/metric") => experiment::batch_metrics,
+        (Clientlib, "batch/logger/experiment/parameter") => offline::batch_parameters,
+        (Clientlib, "status-report/update") => experiment::status_report,
+        (Clientlib, "status-report/offline-metadata") => offline::offline_metadata,
+        (Clientlib, "rpc/get-pending-rpcs") => experiment::pending_rpcs,
+        (Clientlib, "rpc/register-rpc") | (Clientlib, "rpc/save-rpc-result") => experiment::rpc_ack,
+        (Clientlib, "logger/add/run") => offline::add_run,
+        (Clientlib, "logger/get/run") => experiment::get_run,
+        (Clientlib, "asset/3d-limits") => experiment::limits_3d,
+        (Clientlib, "notification/experiment") | (Clientlib, "notify/event") => experiment::notify,
+
+        // Assets.
+        (Rest, "write/experiment/upload-asset") | (Clientlib, "asset/upload") => {
+            offline::upload_asset
+        }
+        (Clientlib, "visualizations/upload") => assets::upload_image,
+        (Rest, "write/experiment/git/patch") | (Clientlib, "git-patch/upload") => {
+            assets::upload_git_patch
+        }
+        (Rest, "experiment/git/patch") => assets::git_patch,
+        (Rest, "experiment/asset/list") => assets::list,
+        (Rest, "experiment/asset/get-asset") => assets::get_asset,
+        (Rest, "experiment/asset/get-by-name") => assets::get_by_name,
+        (Rest, "write/experiment/asset/delete") => assets::delete,
+
+        // Artifacts.
+        (Rest, "write/artifacts/upsert") if post => artifacts::upsert,
+        (Rest, "artifacts/version") if get => artifacts::version,
+        (Rest, "artifacts/version/files") if get => artifacts::files,
+        (Rest, "write/artifacts/state") if post => artifacts::set_state,
+        (Rest, "write/artifacts/version/labels") if post => artifacts::labels,
+        (Rest, "write/artifacts/details") if post => artifacts::details,
+        (Rest, "artifacts/get-all") if get => artifacts::get_all,
+        (Rest, "artifacts/get") if get => artifacts::get_one,
+        _ => return None,
+    };
+    Some(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::Reply;
+    use crate::testing::{get, json_of, post, Fixture};
+    use serde_json::json;
+
+    #[test]
+    fn unknown_endpoints_and_methods_are_404() {
+        let f = Fixture::new();
+        let e = route(&f.env(), &get(Api::Rest, "no/such/thing")).unwrap_err();
+        assert_eq!(e.status, 404);
+        assert_eq!(e.message, "Unknown endpoint: GET no/such/thing");
+        // Listing is a GET; Comet has no POST there.
+        let e = route(&f.env(), &post(Api::Rest, "experiments")).unwrap_err();
+        assert_eq!(e.status, 404);
+        // REST paths are not clientlib paths.
+        let e = route(&f.env(), &get(Api::Clientlib, "workspaces")).unwrap_err();
+        assert_eq!(e.status, 404);
+    }
+
+    #[test]
+    fn a_streaming_run_logs_and_reads_back() {
+        let f = Fixture::new();
+        let env = f.env();
+        let run = json_of(route(
+            &env,
+            &post(Api::Clientlib, "logger/add/run")
+                .with_json(&json!({"projectName": "pyproj", "experimentName": "r1"})),
+        ));
+        let key = run["experimentKey"].as_str().unwrap().to_string();
+        assert_eq!(run["lastOffset"], 0);
+        let batch = json!({"experimentKey": key, "values": [
+            {"metricName": "loss", "metricValue": 0.5, "step": 1, "timestamp": 10},
+            {"metricName": "loss", "metricValue": 0.25, "step": 2, "timestamp": 20},
+        ]});
+        let stored = json_of(route(
+            &env,
+            &post(Api::Clientlib, "batch/logger/experiment/metric").with_json(&batch),
+        ));
+        assert_eq!(stored["msg"], "2 metrics stored");
+        // A resent batch stores nothing new.
+        let again = json_of(route(
+            &env,
+            &post(Api::Clientlib, "batch/logger/experiment/metric").with_json(&batch),
+        ));
+        assert_eq!(again["msg"], "0 metrics stored");
+        let summary = json_of(route(
+            &env,
+            &get(Api::Rest, "experiment/metrics/summary").with_query("experimentKey", &key),
+        ));
+        assert_eq!(summary["values"][0]["valueMin"], "0.25");
+        assert_eq!(summary["values"][0]["stepCurrent"], 2);
+        let lines = json!({"experimentKey": key, "outputLines": [
+            {"output": "hello", "offset": 0}, {"output": "\n", "offset": 1}]});
+        assert!(route(
+            &env,
+            &post(Api::Rest, "write/experiment/output").with_json(&lines)
+        )
+        .is_ok());
+        let out = json_of(route(
+            &env,
+            &get(Api::Rest, "experiment/output").with_query("experimentKey", &key),
+        ));
+        assert_eq!(out["output"], "hello\n");
+        let ended = json!({"experimentKey": key, "is_alive": false});
+        let beat = json_of(route(
+            &env,
+            &post(Api::Clientlib, "status-report/update").with_json(&ended),
+        ));
+        assert_eq!(beat["is_alive_beat_duration_millis"], 10_000);
+        let meta = json_of(route(
+            &env,
+            &get(Api::Rest, "experiment/metadata").with_query("experimentKey", &key),
+        ));
+        assert_eq!(meta["running"], false);
+        assert_eq!(meta["projectName"], "pyproj");
+    }
+
+    #[test]
+    fn writes_to_an_unknown_experiment_are_refused() {
+        let f = Fixture::new();
+        let body = json!({"experimentKey": "nope", "key": "a", "value": 1});
+        let e = route(
+            &f.env(),
+            &post(Api::Rest, "write/experiment/log-other").with_json(&body),
+        )
+        .unwrap_err();
+        assert_eq!(e.sdk_error_code, Some(crate::error::code::NO_EXPERIMENT));
+        let e = route(
+            &f.env(),
+            &post(Api::Rest, "write/experiment/nope/mark-not-throttled"),
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn an_offline_replay_is_idempotent() {
+        let f = Fixture::new();
+        let env = f.env();
+        let key = "0123456789abcdef0123456789abcdef";
+        let hello = post(Api::Clientlib, "logger/add/run").with_json(&json!({
+            "experimentKey": key, "offline": true, "getOrCreateEnabled": true,
+            "projectName": "p"}));
+        let first = json_of(route(&env, &hello));
+        assert!(first.get("offlineUploaded").is_none());
+        let params = post(Api::Clientlib, "batch/logger/experiment/parameter").with_json(&json!({
+            "experimentKey": key,
+            "values": [{"parameterName": "lr", "parameterValue": "0.1", "timestamp": 5}]}));
+        json_of(route(&env, &params));
+        // Interrupted: the handshake again resumes, and the parameter is not stored twice.
+        json_of(route(&env, &hello));
+        let again = json_of(route(&env, &params));
+        assert_eq!(again["msg"], "0 parameters stored");
+        let named = post(Api::Rest, "write/experiment/log-other")
+            .with_json(&json!({"experimentKey": key, "key": "Name", "value": "run-a"}));
+        json_of(route(&env, &named));
+        let done = post(Api::Clientlib, "status-report/offline-metadata")
+            .with_json(&json!({"experimentKey": key, "startTimestamp": 1, "endTimestamp": 2}));
+        json_of(route(&env, &done));
+        // Completed: a later handshake says so, so the client can skip the replay.
+        let later = json_of(route(&env, &hello));
+        assert_eq!(later["offlineUploaded"], true);
+        assert_eq!(later["name"], "run-a");
+    }
+
+    #[test]
+    fn a_git_patch_downloads_as_a_file() {
+        let f = Fixture::new();
+        let key = f.experiment();
+        let e = route(
+            &f.env(),
+            &get(Api::Rest, "experiment/git/patch").with_query("experimentKey", &key),
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "No patch for this experiment");
+        let mut req =
+            post(Api::Rest, "write/experiment/git/patch").with_query("experimentKey", &key);
+        let path = f.store.assets_dir().join("upload-test.part");
+        std::fs::write(&path, "diff").unwrap();
+        let mut form = crate::request::Form::default();
+        form.file = Some(crate::request::UploadedFile {
+            path,
+            size: 4,
+            sha1: String::new(),
+            file_name: None,
+        });
+        req.form = Some(form);
+        json_of(route(&f.env(), &req));
+        let got = route(
+            &f.env(),
+            &get(Api::Rest, "experiment/git/patch").with_query("experimentKey", &key),
+        );
+        match got {
+            Ok(Reply::File {
+                name, content_type, ..
+            }) => {
+                assert_eq!(name, "git_diff.patch");
+                assert_eq!(content_type, Some("application/octet-stream"));
+            }
+            other => panic!("expected a file, got {other:?}"),
+        }
+    }
+}
