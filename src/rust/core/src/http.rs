@@ -93,7 +93,7 @@ fn build_client(verify: bool) -> reqwest::Client {
         .expect("cannot build the cometr HTTP client")
 }
 
-pub fn client() -> &'static reqwest::Client {
+fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     static UNVERIFIED: OnceLock<reqwest::Client> = OnceLock::new();
     if TLS_VERIFY.load(std::sync::atomic::Ordering::Acquire) {
@@ -158,7 +158,7 @@ pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
     msg
 }
 
-pub fn gzip(data: &[u8]) -> Vec<u8> {
+fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     // Writing to a Vec cannot fail.

@@ -2,9 +2,12 @@
 //!
 //! While a run goes on, it is recorded in a run folder `<offline dir>/<key>/`:
 //! `messages.json` (JSON Lines, one `{"payload":…,"type":…}` per logged item, appended
-//! and flushed at every staging step, so a killed process loses at most ~100 ms),
-//! `experiment.json` (rewritten atomically whenever something was recorded) and copies
-//! of the uploaded files. At stop the folder is zipped into `<offline dir>/<key>.zip`,
+//! and flushed each time the outbox hands over a batch, every ~100 ms, so a killed
+//! process loses little), `experiment.json` (rewritten atomically whenever something
+//! was recorded), copies of the uploaded files, and `cometr-artifacts.json` (artifacts,
+//! which Comet's format has no message for: written by R/offline.R, logged by
+//! `upload_offline()` after the messages, ignored by `comet upload`). The writer is
+//! the offline sink (`Archive`) of the experiment's outbox. At stop the folder is zipped into `<offline dir>/<key>.zip`,
 //! which `comet upload` accepts. `replay()` sends the messages of an archive (or of a
 //! run folder a killed process left behind) through the endpoints `comet upload` uses.
 
@@ -25,9 +28,6 @@ pub const MESSAGES: &str = "messages.json";
 pub const EXPERIMENT: &str = "experiment.json";
 /// Written while a process records into a run folder: its pid.
 pub const LOCK: &str = ".cometr-lock";
-/// Artifacts logged offline (Comet's format has no message for them; `comet upload`
-/// ignores this file, `upload_offline()` logs them after the messages).
-pub const ARTIFACTS: &str = "cometr-artifacts.json";
 
 /// Create a folder (and its parents) readable by the user only, as the SDK does.
 pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
@@ -559,17 +559,6 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<(), String> {
     run().map_err(|e| io_err("read the archive", archive, e))
 }
 
-/// Read experiment.json of an unpacked archive or a run folder.
-pub fn read_meta(dir: &Path) -> Result<Value, String> {
-    let p = dir.join(EXPERIMENT);
-    let text = fs::read_to_string(&p).map_err(|e| io_err("read", &p, e))?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| io_err("parse", &p, e))?;
-    if !v.is_object() {
-        return Err(format!("{} is not a JSON object", p.display()));
-    }
-    Ok(v)
-}
-
 /// Where and as whom to replay an archive.
 pub struct Target {
     pub root: String,
@@ -921,6 +910,17 @@ mod tests {
         let d = std::env::temp_dir().join(format!("cometr-offline-test-{}", new_id()));
         create_private_dir(&d).unwrap();
         d
+    }
+
+    /// Read experiment.json of an unpacked archive or a run folder.
+    fn read_meta(dir: &Path) -> Result<Value, String> {
+        let p = dir.join(EXPERIMENT);
+        let text = fs::read_to_string(&p).map_err(|e| io_err("read", &p, e))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| io_err("parse", &p, e))?;
+        if !v.is_object() {
+            return Err(format!("{} is not a JSON object", p.display()));
+        }
+        Ok(v)
     }
 
     fn lines(dir: &Path) -> Vec<Value> {

@@ -87,8 +87,7 @@ impl Default for Settings {
     }
 }
 
-pub struct Stream {
-    pub key: String,
+pub struct Outbox {
     settings: Settings,
     sink: Box<dyn Sink>,
     incoming: Mutex<Vec<Entry>>,
@@ -107,14 +106,14 @@ pub struct Stream {
     stager: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-static STREAMS: OnceLock<Mutex<HashMap<i32, Arc<Stream>>>> = OnceLock::new();
+static OUTBOXES: OnceLock<Mutex<HashMap<i32, Arc<Outbox>>>> = OnceLock::new();
 static NEXT: Mutex<i32> = Mutex::new(1);
 
-fn registry() -> &'static Mutex<HashMap<i32, Arc<Stream>>> {
-    STREAMS.get_or_init(|| Mutex::new(HashMap::new()))
+fn registry() -> &'static Mutex<HashMap<i32, Arc<Outbox>>> {
+    OUTBOXES.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-pub fn get(id: i32) -> Option<Arc<Stream>> {
+pub fn get(id: i32) -> Option<Arc<Outbox>> {
     registry().lock().ok()?.get(&id).cloned()
 }
 
@@ -135,8 +134,7 @@ pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
         }
     });
     let has = !problems.is_empty();
-    let s = Arc::new(Stream {
-        key: key.to_string(),
+    let s = Arc::new(Outbox {
         settings,
         sink,
         incoming: Mutex::new(Vec::new()),
@@ -173,7 +171,7 @@ pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
     id
 }
 
-/// Remove a stream from the registry (after its final flush).
+/// Remove an outbox from the registry (after its final flush).
 pub fn forget(id: i32) {
     if let Ok(mut m) = registry().lock() {
         if let Some(s) = m.remove(&id) {
@@ -182,7 +180,7 @@ pub fn forget(id: i32) {
     }
 }
 
-impl Stream {
+impl Outbox {
     fn note_problem(&self, msg: String) {
         if let Ok(mut p) = self.problems.lock() {
             // Bounded: a long outage must not grow this without limit.
@@ -242,7 +240,7 @@ impl Stream {
 
     /// Number the new items, append them to the spool, and move them to the send
     /// queues (or leave them only in the spool when the queues are full).
-    pub fn stage(&self) {
+    fn stage(&self) {
         let entries = {
             let mut q = self.incoming.lock().unwrap_or_else(|e| e.into_inner());
             if q.is_empty() {

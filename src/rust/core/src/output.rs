@@ -124,7 +124,7 @@ fn deliver(targets: &Mutex<Vec<i32>>, line: &[u8], stderr: bool, complete: bool)
     }
 }
 
-/// Start capturing stdout and/or stderr into the stream `id`. A second experiment
+/// Start capturing stdout and/or stderr into the outbox `id`. A second experiment
 /// joins the running capture.
 pub fn start(id: i32, out: bool, err: bool) -> Result<(), String> {
     let mut g = ACTIVE.lock().map_err(|_| "capture lock poisoned")?;
@@ -243,7 +243,7 @@ fn restore(fds: &[(RawFd, RawFd, RawFd)]) {
     }
 }
 
-/// Stop feeding stream `id`; when no experiment is left, give the console its
+/// Stop feeding outbox `id`; when no experiment is left, give the console its
 /// descriptors back and wait until every captured line has been queued.
 pub fn stop(id: i32) {
     let Ok(mut g) = ACTIVE.lock() else {

@@ -1,4 +1,4 @@
-//! The spool: an append-only file per experiment stream that holds every logged item
+//! The spool: an append-only file per experiment outbox that holds every logged item
 //! until the server has acknowledged it, so nothing is lost when the network or the
 //! process fails.
 //!
