@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
@@ -45,6 +45,11 @@ fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
     format!("cannot {what} {}: {e}", path.display())
 }
 
+/// How stale experiment.json may get while messages are recorded: it is rewritten at
+/// most this often (at once when tags or times change, and at the end), so a run of many
+/// small writes does not rewrite it for each one.
+const META_EVERY: Duration = Duration::from_millis(100);
+
 /// The archive writer of one offline experiment.
 pub struct Writer {
     pub key: String,
@@ -58,6 +63,9 @@ pub struct Writer {
     end_time: Option<i64>,
     tags: Vec<String>,
     finished: Option<PathBuf>,
+    /// When experiment.json was last written, and whether tags or times changed since.
+    meta_written: Instant,
+    meta_changed: bool,
 }
 
 impl Writer {
@@ -89,6 +97,8 @@ impl Writer {
             end_time: None,
             tags: Vec::new(),
             finished: None,
+            meta_written: Instant::now(),
+            meta_changed: false,
         };
         w.write_meta(now_ms())?;
         Ok(w)
@@ -130,15 +140,22 @@ impl Writer {
                 }
             }
         }
-        self.sync()?;
+        self.sync(false)?;
         first_err.map_or(Ok(()), Err)
     }
 
-    fn sync(&mut self) -> Result<(), String> {
+    /// Hand the messages to the operating system (where they survive the process being
+    /// killed) and refresh experiment.json when it is due, or always with `force`.
+    fn sync(&mut self, force: bool) -> Result<(), String> {
         self.messages
             .flush()
             .map_err(|e| io_err("write", &self.dir, e))?;
-        self.write_meta(now_ms())
+        if force || self.meta_changed || self.meta_written.elapsed() >= META_EVERY {
+            self.write_meta(now_ms())?;
+            self.meta_written = Instant::now();
+            self.meta_changed = false;
+        }
+        Ok(())
     }
 
     /// The offline messages of one staged item (tags and times go to experiment.json).
@@ -196,6 +213,7 @@ impl Writer {
                     if let Some(t) = t.as_str() {
                         if !self.tags.iter().any(|x| x == t) {
                             self.tags.push(t.to_string());
+                            self.meta_changed = true;
                         }
                     }
                 }
@@ -219,9 +237,11 @@ impl Writer {
             "write/experiment/set-start-end-time" => {
                 if let Some(s) = f("startTimeMillis").as_f64() {
                     self.start_time = s as i64;
+                    self.meta_changed = true;
                 }
                 if let Some(e) = f("endTimeMillis").as_f64() {
                     self.end_time = Some(e as i64);
+                    self.meta_changed = true;
                 }
                 Vec::new()
             }
@@ -289,7 +309,7 @@ impl Writer {
                 metadata,
             ),
         )?;
-        self.sync()
+        self.sync(false)
     }
 
     /// Record a remote asset (a link).
@@ -308,7 +328,7 @@ impl Writer {
                    "remote_uri": uri, "upload_type": upload_type,
                    "local_timestamp": now_ms()}),
         )?;
-        self.sync()
+        self.sync(false)
     }
 
     /// Write the final experiment.json and zip the run folder. Returns the archive.
@@ -316,7 +336,7 @@ impl Writer {
         if let Some(p) = &self.finished {
             return Ok(p.clone());
         }
-        self.sync()?;
+        self.sync(true)?;
         let _ = fs::remove_file(self.dir.join(LOCK));
         let archive = pack(&self.dir)?;
         self.finished = Some(archive.clone());
