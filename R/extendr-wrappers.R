@@ -34,12 +34,8 @@ rust_url_root <- function(url) .Call(wrap__rust_url_root, url)
 #' @noRd
 rust_stream_open <- function(key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir) .Call(wrap__rust_stream_open, key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir)
 
-#' Queue a metric point. Returns 1 when the sender has problems to report, 0
+#' Queue a parameter. Returns 1 when the sender has problems to report, 0
 #' otherwise, -1 when the stream is closed and -2 for a value of the wrong type.
-#' @noRd
-rust_stream_metric <- function(id, name, value, step, epoch, context) .Call(wrap__rust_stream_metric, id, name, value, step, epoch, context)
-
-#' Queue a parameter. Same return codes as `rust_stream_metric()`.
 #' @noRd
 rust_stream_parameter <- function(id, name, value, step) .Call(wrap__rust_stream_parameter, id, name, value, step)
 

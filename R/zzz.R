@@ -3,6 +3,7 @@
     "cometr/%s (Comet API for R; R %s; %s)",
     utils::packageVersion(pkgname), getRversion(), R.version$platform
   ))
+  log_metric_routine <<- cometr_log_metric$address
 }
 
 .onAttach <- function(libname, pkgname) {

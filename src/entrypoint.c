@@ -3,11 +3,29 @@
  * routines; referencing it here also keeps the linker from dropping the Rust
  * static library.  register_extendr_panic_hook() keeps the default Rust panic
  * report off the console for every error returned to R (EXTENDR_BACKTRACE=1
- * shows it again when debugging). */
+ * shows it again when debugging).
+ *
+ * exp$log_metric() runs once per point in a training loop, so it has its own
+ * .External routine that reads R's values directly (src/rust/src/log_metric.rs)
+ * instead of paying for extendr's argument conversion.  It is registered in a
+ * second call that passes only the .External table: R replaces only the tables
+ * it is given, so extendr's .Call table stays as it was. */
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/Rdynload.h>
+
 void register_extendr_panic_hook(void);
 void R_init_cometr_extendr(void *dll);
+SEXP cometr_log_metric(SEXP args);
 
-void R_init_cometr(void *dll) {
+static const R_ExternalMethodDef external_routines[] = {
+    {"cometr_log_metric", (DL_FUNC) &cometr_log_metric, 6},
+    {NULL, NULL, 0}
+};
+
+void R_init_cometr(DllInfo *dll) {
     register_extendr_panic_hook();
     R_init_cometr_extendr(dll);
+    R_registerRoutines(dll, NULL, NULL, NULL, external_routines);
+    R_useDynamicSymbols(dll, FALSE);
 }

@@ -89,7 +89,3 @@ pub(crate) fn opt_int(x: &Robj) -> Option<i64> {
         .filter(|v| v.is_finite())
         .map(|v| v.round() as i64)
 }
-
-pub(crate) fn opt_str(x: &Robj) -> Option<String> {
-    x.as_str().map(String::from)
-}

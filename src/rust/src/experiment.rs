@@ -4,9 +4,12 @@
 
 use extendr_api::prelude::*;
 
-use crate::convert::{opt_int, opt_str, robj_json, seconds};
+use crate::convert::{opt_int, robj_json, seconds};
 use crate::result::failure;
 use cometr_core::{experiment, item, outbox, output, sink};
+
+// `exp$log_metric()` has an entry point of its own, registered by src/entrypoint.c.
+mod log_metric;
 
 /// An outbox's state for R: `archive` is NULL unless the sink leaves one ("" when it
 /// could not be written).
@@ -50,36 +53,8 @@ fn rust_stream_open(
     experiment::open_online(key, api_key, root, settings)
 }
 
-/// Queue a metric point. Returns 1 when the sender has problems to report, 0
+/// Queue a parameter. Returns 1 when the sender has problems to report, 0
 /// otherwise, -1 when the stream is closed and -2 for a value of the wrong type.
-/// @noRd
-#[extendr]
-fn rust_stream_metric(
-    id: i32,
-    name: &str,
-    value: Robj,
-    step: Robj,
-    epoch: Robj,
-    context: Robj,
-) -> i32 {
-    let Some(s) = outbox::get(id) else {
-        return -1;
-    };
-    let Ok(value) = robj_json(&value) else {
-        return -2;
-    };
-    s.push_metric(item::MetricPoint {
-        name: name.to_string(),
-        value,
-        step: opt_int(&step),
-        epoch: opt_int(&epoch),
-        context: opt_str(&context),
-        timestamp: cometr_core::now_ms(),
-    });
-    s.has_problems() as i32
-}
-
-/// Queue a parameter. Same return codes as `rust_stream_metric()`.
 /// @noRd
 #[extendr]
 fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> i32 {
@@ -192,7 +167,6 @@ fn rust_capture_start(id: i32, out: bool, err: bool) -> String {
 extendr_module! {
     mod experiment;
     fn rust_stream_open;
-    fn rust_stream_metric;
     fn rust_stream_parameter;
     fn rust_stream_rest;
     fn rust_stream_flush;
