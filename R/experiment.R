@@ -265,8 +265,8 @@ Experiment <- R6::R6Class("Experiment",
     #' @param context Context string, or `NULL`.
     log_metric = function(name, value, step = NULL, epoch = NULL, context = NULL) {
       # The hot path of a training loop: one call checks the arguments and queues the
-      # point (src/rust/src/log_metric.rs); R acts only on a code other than 0, which
-      # `if` reads as TRUE. Every call here costs: see bench/experiment.R.
+      # point (src/rust/src/experiment/log_metric.rs); R acts only on a code other
+      # than 0, which `if` reads as TRUE. Every call here costs: see bench/experiment.R.
       if (rc <- .External(log_metric_routine, private$stream, name, value, step, epoch,
                           context)) {
         if (rc < -1L) metric_refusal(rc)
@@ -704,12 +704,13 @@ Experiment <- R6::R6Class("Experiment",
   )
 )
 
-# The address of `log_metric()`'s routine (src/rust/src/log_metric.rs), set by .onLoad:
-# .External reaches it faster through its address than through its registration object.
+# The address of `log_metric()`'s routine (src/rust/src/experiment/log_metric.rs), set
+# by .onLoad: .External reaches it faster through its address than through its
+# registration object.
 log_metric_routine <- NULL
 
 # The error for a code from `log_metric()`'s routine: -(10 * argument + problem), both
-# numbered as in src/rust/src/log_metric.rs; -9 is a failure inside the routine.
+# numbered as in src/rust/src/experiment/log_metric.rs; -9 is a failure inside it.
 metric_refusal <- function(rc) {
   if (rc == -9L) cometr_abort("The metric could not be logged (internal error).")
   arg <- c("name", "step", "epoch", "context", "value")[(-rc) %/% 10L]

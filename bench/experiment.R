@@ -6,8 +6,8 @@
 #
 # Targets: log_metric() at most 3 times an empty R6 method call with the same arguments
 # (the script exits with status 1 otherwise) and at most 10 us per call in the R loop;
-# 1,000,000 points delivered within 30 s of the first call; the R process grows by at most 64 MiB while
-# doing it; create_experiment() with all defaults at most 50 ms.
+# 1,000,000 points delivered within 30 s of the first call; the R process grows by at
+# most 64 MiB while doing it; create_experiment() with all defaults at most 50 ms.
 
 suppressMessages(library(cometr))
 
@@ -125,7 +125,8 @@ srv$stop()
 out <- do.call(rbind, results)
 print(out, row.names = FALSE)
 if (ratio > 3) {
-  message(sprintf("log_metric() costs %.2f times an empty R6 method call (target: at most 3)", ratio))
+  message(sprintf("log_metric() costs %.2f times an empty R6 method call (target: at most 3)",
+                  ratio))
   quit(status = 1)
 }
 invisible(out)

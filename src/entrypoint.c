@@ -6,8 +6,9 @@
  * shows it again when debugging).
  *
  * exp$log_metric() runs once per point in a training loop, so it has its own
- * .External routine that reads R's values directly (src/rust/src/log_metric.rs)
- * instead of paying for extendr's argument conversion.  It is registered in a
+ * .External routine that reads R's values directly
+ * (src/rust/src/experiment/log_metric.rs) instead of paying for extendr's
+ * argument conversion.  It is registered in a
  * second call that passes only the .External table: R replaces only the tables
  * it is given, so extendr's .Call table stays as it was. */
 #include <R.h>
