@@ -66,7 +66,7 @@ artifact_log <- function(experiment_key, artifact, api_key) {
       log_message("ERROR", "Cannot mark artifact version as ERROR: ", conditionMessage(e2))
     })
     cometr_abort(sprintf("Failed to log Artifact '%s' assets, reason: %s", full, reason),
-                 "cometr_transfer_error", parent = e,
+                 "cometr_transfer_error", cause = e,
                  artifact_version_id = version_id)
   })
   # The closed version's own record, so the size is the server's.

@@ -5,7 +5,7 @@
 default_url <- "https://www.comet.com/clientlib/"
 
 config_value <- function(key, quiet = FALSE) {
-  res <- rust_config_lookup(key, getwd(), path.expand("~"))
+  res <- rust_result(rust_config_lookup(key, getwd(), path.expand("~")))
   if (!quiet) for (w in res$warnings) cometr_warn(w, "cometr_config_warning")
   res$value
 }
@@ -35,7 +35,7 @@ api_key_value <- function(api_key = NULL) {
 
 # The server root, without `/clientlib` and without trailing slashes.
 url_root <- function() {
-  rust_url_root(config_value("COMET_URL_OVERRIDE") %||% default_url)
+  rust_result(rust_url_root(config_value("COMET_URL_OVERRIDE") %||% default_url))
 }
 
 rest_url <- function(endpoint) {

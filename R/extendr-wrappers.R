@@ -6,8 +6,9 @@ NULL
 
 #' Stream a GET answer to `dest_dir/file_name` through a temporary file.
 #' `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
+#' `endpoint` names the request in errors.
 #' @noRd
-rust_download <- function(url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1) .Call(wrap__rust_download, url, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1)
+rust_download <- function(url, endpoint, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1) .Call(wrap__rust_download, url, endpoint, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1)
 
 #' SHA-1 of a file (hex), streamed.
 #' @noRd
@@ -17,11 +18,12 @@ rust_sha1_file <- function(path) .Call(wrap__rust_sha1_file, path)
 #' @noRd
 rust_sha256_file <- function(path) .Call(wrap__rust_sha256_file, path)
 
-#' Why a logical path is unsafe as a relative file name, or "" if it is safe.
+#' Why a logical path is unsafe as a relative file name, or NULL if it is safe.
 #' @noRd
 rust_logical_path_problem <- function(path) .Call(wrap__rust_logical_path_problem, path)
 
 #' Resolve one configuration key: environment, then `.comet.yml` in `cwd`, then `home`.
+#' Problems with the files come back as `warnings`, for R to raise.
 #' @noRd
 rust_config_lookup <- function(key, cwd, home) .Call(wrap__rust_config_lookup, key, cwd, home)
 
@@ -34,12 +36,12 @@ rust_url_root <- function(url) .Call(wrap__rust_url_root, url)
 #' @noRd
 rust_stream_open <- function(key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir) .Call(wrap__rust_stream_open, key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir)
 
-#' Queue a parameter. Returns 1 when the sender has problems to report, 0
-#' otherwise, -1 when the stream is closed and -2 for a value of the wrong type.
+#' Queue a parameter. The value is whether the sender has problems to report.
 #' @noRd
 rust_stream_parameter <- function(id, name, value, step) .Call(wrap__rust_stream_parameter, id, name, value, step)
 
-#' Queue a REST write (endpoint below /api/rest/v2/, JSON body). Same return codes.
+#' Queue a REST write (endpoint below /api/rest/v2/, JSON body). The value is whether
+#' the sender has problems to report.
 #' @noRd
 rust_stream_rest <- function(id, endpoint, body) .Call(wrap__rust_stream_rest, id, endpoint, body)
 
@@ -68,14 +70,13 @@ rust_stream_close <- function(id, timeout, end) .Call(wrap__rust_stream_close, i
 rust_stream_file <- function(id, source, upload_type, params, metadata, remote) .Call(wrap__rust_stream_file, id, source, upload_type, params, metadata, remote)
 
 #' Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
-#' Returns "" or an error message.
 #' @noRd
 rust_capture_start <- function(id, out, err) .Call(wrap__rust_capture_start, id, out, err)
 
 #' Send one HTTP request and return the whole answer, retrying transient failures
-#' for up to `retry_seconds`.
+#' for up to `retry_seconds`. `endpoint` names the request in errors.
 #' @noRd
-rust_http <- function(method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds) .Call(wrap__rust_http, method, url, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds)
+rust_http <- function(method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds) .Call(wrap__rust_http, method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds)
 
 #' Set the User-Agent header sent with every request.
 #' @noRd
@@ -85,12 +86,11 @@ rust_set_user_agent <- function(ua) .Call(wrap__rust_set_user_agent, ua)
 #' @noRd
 rust_set_tls_verify <- function(verify) .Call(wrap__rust_set_tls_verify, verify)
 
-#' Start the local server; returns its id and port, or a failure.
+#' Start the local server; returns its id and port.
 #' @noRd
 rust_server_start <- function(dir, host, port, api_key) .Call(wrap__rust_server_start, dir, host, port, api_key)
 
 #' Set random failures on a running local server (`settings` is a JSON object; "" clears).
-#' Returns "" or an error message.
 #' @noRd
 rust_server_chaos <- function(id, settings) .Call(wrap__rust_server_chaos, id, settings)
 
@@ -114,7 +114,8 @@ rust_server_fault <- function(id, path, status, body, content_type, times) .Call
 #' @noRd
 rust_log_configure <- function(path, level) .Call(wrap__rust_log_configure, path, level)
 
-#' Write one log line; returns an error message, or "" when written or filtered out.
+#' Write one log line. A line that cannot be written must not fail the call that logs
+#' it, so the outcome is a value: why it was not written, or NULL.
 #' @noRd
 rust_log_write <- function(level, msg) .Call(wrap__rust_log_write, level, msg)
 

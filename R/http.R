@@ -63,7 +63,7 @@ apply_tls_setting <- function() {
   value <- getOption("cometr.tls_verify") %||%
     config_value("COMET_INTERNAL_CHECK_TLS_CERTIFICATE", quiet = TRUE)
   verify <- !(length(value) == 1L && toupper(as.character(value)) %in% c("FALSE", "0", "NO"))
-  rust_set_tls_verify(verify)
+  rust_result(rust_set_tls_verify(verify))
   if (!verify && !isTRUE(log_state$tls_warned)) {
     log_state$tls_warned <- TRUE
     cometr_warn("TLS certificate checks are turned off: connections to Comet are not protected against impersonation.",
@@ -74,8 +74,8 @@ apply_tls_setting <- function() {
 
 multipart_endpoints <- c("/write/experiment/upload-asset", "/write/experiment/git/patch")
 
-# Send a request to the REST API (or, with `url`, anywhere) and return the raw answer
-# list from Rust after checking the status.
+# Send a request to the REST API (or, with `url`, anywhere) and return the answer
+# (status, content type, body, headers); an answer outside 200-299 is an error.
 comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL,
                        url = NULL, body = NULL, gzip = FALSE, file = NULL, form = list(),
                        arg = NULL) {
@@ -91,43 +91,9 @@ comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL
   form <- drop_nulls(form)
   apply_tls_setting()
   log_message("DEBUG", "Call to API endpoint ", endpoint)
-  res <- rust_http(method, url, key, q$names, q$values, body, gzip, multipart,
-                   file, as.character(names(form)), as.character(unlist(form, use.names = FALSE)),
-                   retry_budget())
-  if (!isTRUE(res$ok)) {
-    if (identical(res$kind, "input")) {
-      cometr_abort(paste0("Error calling Comet API: ", res$message), "cometr_input_error",
-                   endpoint = endpoint)
-    }
-    cometr_abort(paste0("Error calling Comet API: ", res$message),
-                 c("cometr_connection_error", "cometr_transfer_error"), endpoint = endpoint)
-  }
-  if (res$status < 200L || res$status >= 300L) http_failure(res, method, endpoint)
-  res
-}
-
-http_failure <- function(res, method, endpoint) {
-  parsed <- tryCatch(
-    jsonlite::parse_json(rawToChar(res$body), simplifyVector = FALSE),
-    error = function(e) NULL
-  )
-  code <- if (is.list(parsed)) parsed$sdk_error_code else NULL
-  msg <- if (is.list(parsed)) parsed$msg else NULL
-  inner <- if (identical(as.numeric(code), 624523)) {
-    "Artifact not found"
-  } else if (length(code) == 1L && as.numeric(code) %in% c(90402, 90403)) {
-    "Artifact is not in a finalized state and cannot be accessed"
-  } else if (is.character(msg) && length(msg) == 1L) {
-    msg
-  } else {
-    sprintf("Comet API response status was not OK (%d)", res$status)
-  }
-  cometr_abort(
-    sprintf("Error with Comet API response status: %s [HTTP %d from %s %s]",
-            inner, res$status, method, endpoint),
-    c(paste0("cometr_http_", res$status), "cometr_http_error"),
-    status = res$status, sdk_error_code = code, endpoint = endpoint, body = parsed
-  )
+  rust_result(rust_http(method, url, endpoint, key, q$names, q$values, body, gzip, multipart,
+                        file, as.character(names(form)),
+                        as.character(unlist(form, use.names = FALSE)), retry_budget()))
 }
 
 is_json_type <- function(type) grepl("^application/([a-z.+-]*\\+)?json", tolower(type))

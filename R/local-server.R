@@ -58,11 +58,7 @@ local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NU
   dir.create(dir, recursive = TRUE, showWarnings = FALSE, mode = "0700")
   if (!dir.exists(dir)) abort_input("dir", sprintf("cannot be created: %s", show_value(dir, 200)))
   dir <- normalizePath(dir, mustWork = TRUE)
-  res <- rust_server_start(dir, host, as.integer(port), api_key)
-  if (!isTRUE(res$ok)) {
-    cometr_abort(paste0("Cannot start the local server: ", res$message),
-                 "cometr_server_error")
-  }
+  res <- rust_result(rust_server_start(dir, host, as.integer(port), api_key))
   srv <- LocalServer$new(res$id, res$port, host, dir, api_key)
   server_registry[[as.character(res$id)]] <- srv
   if (!is.null(faults)) {
@@ -119,7 +115,7 @@ LocalServer <- R6::R6Class("cometr_local_server",
       if (private$stopped) return(invisible(self))
       private$stopped <- TRUE
       stop_experiments_on(self$url)
-      rust_server_stop(private$id)
+      rust_result(rust_server_stop(private$id))
       rm(list = as.character(private$id), envir = server_registry)
       # Undo the activation, unless something else has since repointed the session.
       if (identical(Sys.getenv("COMET_URL_OVERRIDE"), self$url)) {
@@ -144,8 +140,8 @@ LocalServer <- R6::R6Class("cometr_local_server",
       if (abs(times) > .Machine$integer.max) abort_input("times", "is too large")
       body <- body %||% to_json(list(msg = sprintf("injected failure %d", as.integer(status)),
                                      code = as.integer(status)))
-      rust_server_fault(private$id, path, as.integer(status), body, content_type,
-                        as.integer(times))
+      rust_result(rust_server_fault(private$id, path, as.integer(status), body, content_type,
+                                    as.integer(times)))
       invisible(self)
     },
     # The heartbeat interval (seconds) the server asks clients to keep; Comet's is 10.
@@ -154,18 +150,17 @@ LocalServer <- R6::R6Class("cometr_local_server",
           is.object(seconds) || seconds < 0.1 || seconds > 3600) {
         abort_input("seconds", "must be a number of seconds between 0.1 and 3600")
       }
-      rust_server_heartbeat(private$id, seconds * 1000)
+      rust_result(rust_server_heartbeat(private$id, seconds * 1000))
       invisible(self)
     },
     # The request lines (method, path and query) the server saw most recently.
-    requests = function() rust_server_requests(private$id),
+    requests = function() rust_result(rust_server_requests(private$id)),
     # Replace the random failures (a named list, see local_server()); NULL clears them.
     set_faults = function(faults = NULL) {
       if (!is.null(faults) && (!is.list(faults) || is.null(names(faults)) || any(!nzchar(names(faults))))) {
         abort_input("faults", "must be a named list")
       }
-      err <- rust_server_chaos(private$id, if (is.null(faults)) "" else to_json(faults))
-      if (nzchar(err)) abort_input("faults", err)
+      rust_result(rust_server_chaos(private$id, if (is.null(faults)) "" else to_json(faults)))
       invisible(self)
     },
     print = function(...) {

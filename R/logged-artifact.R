@@ -491,17 +491,9 @@ file_checksum <- function(f) {
   if (is.character(ck) && length(ck) == 1L && grepl("^[0-9a-fA-F]{40}$", ck)) tolower(ck) else NULL
 }
 
-sha1_file <- function(path) {
-  res <- rust_sha1_file(path)
-  if (!isTRUE(res$ok)) cometr_abort(res$message, "cometr_input_error")
-  res$value
-}
+sha1_file <- function(path) rust_result(rust_sha1_file(path))
 
-sha256_file <- function(path) {
-  res <- rust_sha256_file(path)
-  if (!isTRUE(res$ok)) cometr_abort(res$message, "cometr_input_error")
-  res$value
-}
+sha256_file <- function(path) rust_result(rust_sha256_file(path))
 
 # Stream a GET answer to `root/file_name` (through a temporary file beside it).
 transfer_download <- function(endpoint, params, root, file_name, expected_size = NULL,
@@ -514,18 +506,8 @@ transfer_download <- function(endpoint, params, root, file_name, expected_size =
     -1
   }
   log_message("DEBUG", "Download from API endpoint ", endpoint)
-  res <- rust_download(rest_url(endpoint), key, q$names, q$values, root, file_name, size,
-                       expected_sha1)
-  if (!isTRUE(res$ok)) {
-    if (identical(res$kind, "input")) {
-      cometr_abort(paste0("Cannot download '", file_name, "': ", res$message),
-                   "cometr_input_error", endpoint = endpoint)
-    }
-    cometr_abort(paste0("Failed to download '", file_name, "': ", res$message),
-                 "cometr_transfer_error", endpoint = endpoint)
-  }
-  if (res$status < 200L || res$status >= 300L) http_failure(res, "GET", endpoint)
-  res
+  rust_result(rust_download(rest_url(endpoint), endpoint, key, q$names, q$values, root,
+                            file_name, size, expected_sha1))
 }
 
 # One file of an artifact version to `root/file_name`, following the overwrite strategy.

@@ -34,21 +34,23 @@ setup_logging <- function() {
     warning("Cannot write to log file ", file, call. = FALSE)
     return(FALSE)
   }
-  rust_log_configure(file, toupper(level))
+  rust_result(rust_log_configure(file, toupper(level)))
 }
 
 # Forget the session's logging decision, so the next message looks at the
 # configuration again.
 reset_logging <- function() {
   log_state$enabled <- NULL
-  rust_log_configure(NULL, "ERROR")
+  rust_result(rust_log_configure(NULL, "ERROR"))
   invisible()
 }
 
 log_message <- function(level, ...) {
   if (!isTRUE(logging_enabled())) return(invisible())
-  err <- rust_log_write(level, paste0(..., collapse = ""))
-  if (nzchar(err)) warning("Failed to write cometr to log: ", err, call. = FALSE)
+  # A line that cannot be written comes back as a value, not an error: raising it
+  # would log it again.
+  problem <- rust_result(rust_log_write(level, paste0(..., collapse = "")))
+  if (!is.null(problem)) warning("Failed to write cometr to log: ", problem, call. = FALSE)
   invisible()
 }
 
@@ -65,6 +67,6 @@ log_message <- function(level, ...) {
 #' @export
 disable_logging <- function() {
   log_state$enabled <- FALSE
-  rust_log_configure(NULL, "ERROR")
+  rust_result(rust_log_configure(NULL, "ERROR"))
   invisible(NULL)
 }

@@ -31,8 +31,7 @@ create_offline_experiment <- function(experiment_name, project_name, workspace_n
     current$stop()
   }
   dir <- offline_dir()
-  res <- rust_offline_open(dir, "", project_name, workspace_name)
-  if (!isTRUE(res$ok)) offline_abort(paste0("Cannot record an offline experiment: ", res$message))
+  res <- rust_result(rust_offline_open(dir, "", project_name, workspace_name))
   message(sprintf("Experiment %s is recorded offline in %s; upload it later with upload_offline().",
                   res$key, dir))
   exp <- new_experiment(res$key, NULL, "", keep_active, log_output, log_error, dynamic = TRUE,
@@ -52,28 +51,23 @@ offline_read_error <- function(key, run_dir) {
     "`get_experiment(\"%s\")`."), key, dirname(run_dir), key), experiment_key = key)
 }
 
-offline_check <- function(res) {
-  if (!isTRUE(res$ok)) offline_abort(paste0("Cannot record in the offline archive: ", res$message))
-  invisible(res)
-}
-
 # upload_asset() and log_remote_asset() of an offline experiment.
 offline_record_upload <- function(offline, params, file = NULL, link = NULL, metadata = NULL) {
   upload_type <- params$type %||% "asset"
   params$type <- NULL
   params$overwrite <- isTRUE(params$overwrite)
   meta <- if (is.null(metadata)) "{}" else encode_metadata(metadata)
-  offline_check(rust_stream_file(offline$id, file %||% link, upload_type,
-                                  to_json(drop_nulls(params)), meta, is.null(file)))
+  rust_result(rust_stream_file(offline$id, file %||% link, upload_type,
+                                to_json(drop_nulls(params)), meta, is.null(file)))
 }
 
 offline_record_patch <- function(offline, patch) {
   path <- tempfile(fileext = ".patch")
   on.exit(unlink(path))
   writeLines(patch, path, useBytes = TRUE)
-  offline_check(rust_stream_file(offline$id, path, "git-patch",
-                                  to_json(list(fileName = "git_diff.patch", overwrite = TRUE)),
-                                  "{}", FALSE))
+  rust_result(rust_stream_file(offline$id, path, "git-patch",
+                                to_json(list(fileName = "git_diff.patch", overwrite = TRUE)),
+                                "{}", FALSE))
 }
 
 artifacts_file <- "cometr-artifacts.json"
@@ -202,10 +196,9 @@ offline_pack <- function(run) {
     offline_abort(sprintf("Run folder %s is still being recorded by process %s.", run,
                           readLines(file.path(run, ".cometr-lock"), n = 1L, warn = FALSE)))
   }
-  res <- rust_offline_pack(run)
-  if (!isTRUE(res$ok)) offline_abort(paste0("Cannot pack the run folder: ", res$message))
-  message(sprintf("Packed the run folder %s into %s", run, res$archive))
-  res$archive
+  archive <- rust_result(rust_offline_pack(run))
+  message(sprintf("Packed the run folder %s into %s", run, archive))
+  archive
 }
 
 read_json_file <- function(p) {
@@ -216,8 +209,7 @@ read_json_file <- function(p) {
 upload_one_archive <- function(archive, api_key) {
   dir <- tempfile("cometr-offline-")
   on.exit(unlink(dir, recursive = TRUE), add = TRUE)
-  res <- rust_offline_extract(archive, dir)
-  if (!isTRUE(res$ok)) offline_abort(paste0("Cannot read the offline archive: ", res$message))
+  rust_result(rust_offline_extract(archive, dir))
   meta_path <- file.path(dir, "experiment.json")
   if (!file.exists(meta_path)) offline_abort(sprintf("%s has no experiment.json: it is not an offline archive.", archive))
   meta <- read_json_file(meta_path)
@@ -249,7 +241,7 @@ upload_one_archive <- function(archive, api_key) {
                          api_key)
   }
   status(TRUE)
-  sent <- rust_offline_replay(dir, url_root(), api_key, key, run$runId %||% "")
+  sent <- rust_result(rust_offline_replay(dir, url_root(), api_key, key, run$runId %||% ""))
   message(sprintf(
     "Sent %d messages: %d metric values, %d parameters, %d output lines, %d other writes, %d files",
     as.integer(sent$messages), as.integer(sent$metrics), as.integer(sent$parameters),

@@ -8,7 +8,7 @@ spool_dir <- function() {
 
 # Spool files whose writing process has ended (a live process may still deliver them).
 leftover_spools <- function(dir = spool_dir()) {
-  files <- rust_spool_list(dir)
+  files <- rust_result(rust_spool_list(dir))
   pid <- suppressWarnings(as.integer(sub("^.*-([0-9]+)-[0-9a-f]+\\.spool$", "\\1", basename(files))))
   alive <- vapply(pid, function(p) !is.na(p) && p != Sys.getpid() && pid_alive(p), logical(1))
   files[!alive & (is.na(pid) | pid != Sys.getpid())]
@@ -65,18 +65,16 @@ send_spool <- function(path = NULL, api_key = NULL, url = NULL, timeout = 60) {
     return(invisible(out))
   }
   key <- api_key_value(api_key)
-  root <- if (is.null(url)) "" else rust_url_root(url)
+  root <- if (is.null(url)) "" else rust_result(rust_url_root(url))
   for (f in files) {
-    res <- rust_spool_replay(f, key, root, timeout)
-    if (!is.null(res$kind)) {
-      cometr_warn(sprintf("Cannot read spool file %s: %s", f, res$message), "cometr_spool_warning")
-      next
-    }
+    # A file that cannot be read warns (`cometr_spool_warning`) and the others go on.
+    res <- rust_result(rust_spool_replay(f, key, root, timeout), warn = TRUE)
+    if (is.null(res)) next
     for (p in res$problems) cometr_warn(p, "cometr_delivery_warning")
     message(sprintf("%s: %d item(s) for experiment %s %s", basename(f), as.integer(res$items),
                     res$experiment_key,
-                    if (res$ok) "delivered" else sprintf("(%d still pending)", as.integer(res$pending))))
-    out[nrow(out) + 1L, ] <- list(f, res$experiment_key, res$items, res$pending, res$ok)
+                    if (res$delivered) "delivered" else sprintf("(%d still pending)", as.integer(res$pending))))
+    out[nrow(out) + 1L, ] <- list(f, res$experiment_key, res$items, res$pending, res$delivered)
   }
   invisible(out)
 }

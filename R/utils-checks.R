@@ -179,8 +179,12 @@ check_labels <- function(x, arg) {
 # Logical paths name files below a download folder, so they must be plain relative
 # paths: no `..`, no absolute paths, drive letters, backslashes or empty segments.
 check_logical_path <- function(path, arg = "logical_path") {
-  problem <- if (!is_single_string(path)) "is not a single string" else rust_logical_path_problem(path)
-  if (nzchar(problem)) {
+  problem <- if (!is_single_string(path)) {
+    "is not a single string"
+  } else {
+    rust_result(rust_logical_path_problem(path))
+  }
+  if (!is.null(problem)) {
     cometr_abort(sprintf("Unsafe logical path '%s': it %s", show_value(path), problem),
                  "cometr_input_error", argument = arg, logical_path = path)
   }

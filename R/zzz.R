@@ -1,8 +1,8 @@
 .onLoad <- function(libname, pkgname) {
-  rust_set_user_agent(sprintf(
+  rust_result(rust_set_user_agent(sprintf(
     "cometr/%s (Comet API for R; R %s; %s)",
     utils::packageVersion(pkgname), getRversion(), R.version$platform
-  ))
+  )))
   log_metric_routine <<- cometr_log_metric$address
 }
 

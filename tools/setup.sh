@@ -2,7 +2,7 @@
 # Install what building and testing cometr needs on Debian 12, skipping what is there:
 # R and R packages from Debian's apt (CRAN is not needed), and Rust's rustfmt/clippy.
 set -euo pipefail
-PKGS="r-base-core r-base-dev r-cran-r6 r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown"
+PKGS="r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -4,16 +4,19 @@
 use extendr_api::prelude::*;
 
 use crate::convert::pairs;
-use crate::result::failure;
+use crate::http::status_error;
+use crate::result::{error, ok, to_r, Kind};
 use cometr_core::transfer;
 
 /// Stream a GET answer to `dest_dir/file_name` through a temporary file.
 /// `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
+/// `endpoint` names the request in errors.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
 fn rust_download(
     url: &str,
+    endpoint: &str,
     api_key: &str,
     query_names: Vec<String>,
     query_values: Vec<String>,
@@ -32,27 +35,33 @@ fn rust_download(
             .then_some(expected_size as u64),
         expected_sha1: expected_sha1.into_option(),
     };
-    match transfer::download_blocking(&d) {
-        Ok(o) => list!(
-            ok = true,
-            status = o.status as i32,
-            content_type = o.content_type,
-            body = Raw::from_bytes(&o.error_body),
-            path = o.path,
-            size = o.size as f64,
-            sha1 = o.sha1
+    let r = match transfer::download_blocking(&d) {
+        Ok(o) if (200..300).contains(&o.status) => {
+            Ok(list!(path = o.path, size = o.size as f64, sha1 = o.sha1))
+        }
+        Ok(o) => Err(status_error(
+            o.status,
+            "GET",
+            endpoint,
+            o.content_type,
+            &o.error_body,
+        )),
+        Err(transfer::DownloadFailure::Input(m)) => Err(error(
+            Kind::Input,
+            format!("Cannot download '{file_name}': {m}"),
         )
-        .into_robj(),
-        Err(transfer::DownloadFailure::Input(m)) => failure("input", &m),
-        Err(transfer::DownloadFailure::Transfer(m)) => failure("transfer", &m),
-    }
+        .with("endpoint", endpoint)),
+        Err(transfer::DownloadFailure::Transfer(m)) => Err(error(
+            Kind::Transfer,
+            format!("Failed to download '{file_name}': {m}"),
+        )
+        .with("endpoint", endpoint)),
+    };
+    to_r(r)
 }
 
 fn hash_result(r: std::result::Result<String, String>) -> Robj {
-    match r {
-        Ok(h) => list!(ok = true, value = h).into_robj(),
-        Err(m) => failure("input", &m),
-    }
+    to_r(r.map_err(|m| error(Kind::Input, m)))
 }
 
 /// SHA-1 of a file (hex), streamed.
@@ -69,11 +78,14 @@ fn rust_sha256_file(path: &str) -> Robj {
     hash_result(transfer::sha256_file(path))
 }
 
-/// Why a logical path is unsafe as a relative file name, or "" if it is safe.
+/// Why a logical path is unsafe as a relative file name, or NULL if it is safe.
 /// @noRd
 #[extendr]
-fn rust_logical_path_problem(path: &str) -> String {
-    transfer::logical_path_problem(path).unwrap_or_default()
+fn rust_logical_path_problem(path: &str) -> Robj {
+    match transfer::logical_path_problem(path) {
+        Some(problem) => ok(problem),
+        None => ok(()),
+    }
 }
 
 extendr_module! {

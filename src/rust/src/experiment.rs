@@ -5,7 +5,7 @@
 use extendr_api::prelude::*;
 
 use crate::convert::{opt_int, robj_json, seconds};
-use crate::result::failure;
+use crate::result::{error, ok, to_r, Error, Kind};
 use cometr_core::{experiment, item, outbox, output, sink};
 
 // `exp$log_metric()` has an entry point of its own, registered by src/entrypoint.c.
@@ -20,14 +20,20 @@ fn report_list(r: experiment::Report) -> Robj {
         Some(Err(_)) => "".into_robj(),
     };
     let spool = r.spool.map(|p| p.display().to_string()).unwrap_or_default();
-    list!(
-        ok = r.ok,
+    ok(list!(
+        delivered = r.ok,
         pending = r.pending as f64,
         problems = r.problems,
         spool = spool,
         archive = archive
+    ))
+}
+
+fn ended() -> Error {
+    error(
+        Kind::Ended,
+        "This experiment already ended and cannot be modified.",
     )
-    .into_robj()
 }
 
 /// Open the outbox of an online experiment (its sink sends to the server); returns
@@ -42,7 +48,7 @@ fn rust_stream_open(
     batch_size: i32,
     max_memory_items: f64,
     spool_dir: &str,
-) -> i32 {
+) -> Robj {
     let settings = outbox::Settings {
         interval: std::time::Duration::from_millis(interval_ms.clamp(10.0, 3.6e6) as u64),
         batch_size: batch_size.max(1) as usize,
@@ -50,39 +56,39 @@ fn rust_stream_open(
         spool_dir: (!spool_dir.is_empty()).then(|| std::path::PathBuf::from(spool_dir)),
         ..Default::default()
     };
-    experiment::open_online(key, api_key, root, settings)
+    ok(experiment::open_online(key, api_key, root, settings))
 }
 
-/// Queue a parameter. Returns 1 when the sender has problems to report, 0
-/// otherwise, -1 when the stream is closed and -2 for a value of the wrong type.
+/// Queue a parameter. The value is whether the sender has problems to report.
 /// @noRd
 #[extendr]
-fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> i32 {
-    let Some(s) = outbox::get(id) else {
-        return -1;
-    };
-    let Ok(value) = robj_json(&value) else {
-        return -2;
-    };
-    s.push_parameter(serde_json::json!({
-        "parameterName": name, "parameterValue": value, "step": opt_int(&step),
-        "source": "manual", "context": serde_json::Value::Null, "timestamp": cometr_core::now_ms()
-    }));
-    s.has_problems() as i32
-}
-
-/// Queue a REST write (endpoint below /api/rest/v2/, JSON body). Same return codes.
-/// @noRd
-#[extendr]
-fn rust_stream_rest(id: i32, endpoint: &str, body: &str) -> i32 {
-    let Some(s) = outbox::get(id) else {
-        return -1;
-    };
-    s.push_rest(item::RestWrite {
-        endpoint: endpoint.trim_start_matches('/').to_string(),
-        body: body.to_string(),
+fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> Robj {
+    let queued = outbox::get(id).ok_or_else(ended).and_then(|s| {
+        let value = robj_json(&value)
+            .map_err(|m| error(Kind::Input, format!("`value` {m}")).with("argument", "value"))?;
+        s.push_parameter(serde_json::json!({
+            "parameterName": name, "parameterValue": value, "step": opt_int(&step),
+            "source": "manual", "context": serde_json::Value::Null,
+            "timestamp": cometr_core::now_ms()
+        }));
+        Ok(s.has_problems())
     });
-    s.has_problems() as i32
+    to_r(queued)
+}
+
+/// Queue a REST write (endpoint below /api/rest/v2/, JSON body). The value is whether
+/// the sender has problems to report.
+/// @noRd
+#[extendr]
+fn rust_stream_rest(id: i32, endpoint: &str, body: &str) -> Robj {
+    let queued = outbox::get(id).ok_or_else(ended).map(|s| {
+        s.push_rest(item::RestWrite {
+            endpoint: endpoint.trim_start_matches('/').to_string(),
+            body: body.to_string(),
+        });
+        s.has_problems()
+    });
+    to_r(queued)
 }
 
 /// Hand everything queued to the sink, waiting at most `timeout` seconds.
@@ -111,14 +117,11 @@ fn rust_stream_problems(id: i32) -> Robj {
 /// Start the heartbeat of an experiment.
 /// @noRd
 #[extendr]
-fn rust_stream_heartbeat(id: i32) -> bool {
-    match outbox::get(id) {
-        Some(s) => {
-            s.start_heartbeat();
-            true
-        }
-        None => false,
-    }
+fn rust_stream_heartbeat(id: i32) -> Robj {
+    let started = outbox::get(id)
+        .ok_or_else(ended)
+        .map(|s| s.start_heartbeat());
+    to_r(started)
 }
 
 /// Close an experiment's outbox: final flush, end-of-run notice (when `end`), the
@@ -150,18 +153,24 @@ fn rust_stream_file(
         params: serde_json::from_str(params).unwrap_or_default(),
         metadata: serde_json::from_str(metadata).unwrap_or_default(),
     };
-    match experiment::record_file(id, file) {
-        Ok(()) => list!(ok = true).into_robj(),
-        Err(m) => failure("offline", &m),
-    }
+    to_r(experiment::record_file(id, file).map_err(|m| {
+        error(
+            Kind::Offline,
+            format!("Cannot record in the offline archive: {m}"),
+        )
+    }))
 }
 
 /// Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
-/// Returns "" or an error message.
 /// @noRd
 #[extendr]
-fn rust_capture_start(id: i32, out: bool, err: bool) -> String {
-    output::start(id, out, err).err().unwrap_or_default()
+fn rust_capture_start(id: i32, out: bool, err: bool) -> Robj {
+    to_r(output::start(id, out, err).map_err(|m| {
+        error(
+            Kind::Capture,
+            format!("Output capture is not available: {m}"),
+        )
+    }))
 }
 
 extendr_module! {

@@ -3,18 +3,35 @@
 
 use extendr_api::prelude::*;
 
-use crate::convert::pairs;
-use crate::result::failure;
+use crate::convert::{pairs, seconds};
+use crate::result::{error, ok, to_r, Error, Kind};
 use cometr_core::{http, retry};
 
+/// An answer outside 200-299, for R to word from its body (R/utils-conditions.R).
+pub(crate) fn status_error(
+    status: u16,
+    method: &str,
+    endpoint: &str,
+    content_type: String,
+    body: &[u8],
+) -> Error {
+    error(Kind::Http, "")
+        .with("status", status as i32)
+        .with("method", method)
+        .with("endpoint", endpoint)
+        .with("content_type", content_type)
+        .with("body", Raw::from_bytes(body))
+}
+
 /// Send one HTTP request and return the whole answer, retrying transient failures
-/// for up to `retry_seconds`.
+/// for up to `retry_seconds`. `endpoint` names the request in errors.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
 fn rust_http(
     method: &str,
     url: &str,
+    endpoint: &str,
     api_key: &str,
     query_names: Vec<String>,
     query_values: Vec<String>,
@@ -37,37 +54,52 @@ fn rust_http(
         file_part: file_part.into_option(),
         form: pairs(form_names, form_values),
     };
-    let budget = std::time::Duration::from_secs_f64(retry_seconds.clamp(0.0, 86_400.0));
-    match retry::send_blocking(&req, budget) {
-        Ok(resp) => {
+    let budget = seconds(retry_seconds);
+    let answer = match retry::send_blocking(&req, budget) {
+        Ok(resp) if (200..300).contains(&resp.status) => {
             let (hn, hv): (Vec<String>, Vec<String>) = resp.headers.into_iter().unzip();
-            list!(
-                ok = true,
+            Ok(list!(
                 status = resp.status as i32,
                 content_type = resp.content_type,
                 body = Raw::from_bytes(&resp.body),
                 header_names = hn,
                 header_values = hv
-            )
-            .into_robj()
+            ))
         }
-        Err(http::Failure::Transport(m)) => failure("transport", &m),
-        Err(http::Failure::Input(m)) => failure("input", &m),
-    }
+        Ok(resp) => Err(status_error(
+            resp.status,
+            method,
+            endpoint,
+            resp.content_type,
+            &resp.body,
+        )),
+        Err(http::Failure::Transport(m)) => Err(error(
+            Kind::Connection,
+            format!("Error calling Comet API: {m}"),
+        )
+        .with("endpoint", endpoint)),
+        Err(http::Failure::Input(m)) => {
+            Err(error(Kind::Input, format!("Error calling Comet API: {m}"))
+                .with("endpoint", endpoint))
+        }
+    };
+    to_r(answer)
 }
 
 /// Set the User-Agent header sent with every request.
 /// @noRd
 #[extendr]
-fn rust_set_user_agent(ua: &str) {
+fn rust_set_user_agent(ua: &str) -> Robj {
     http::set_user_agent(ua);
+    ok(())
 }
 
 /// Turn TLS certificate verification off (`FALSE`) or on for every later request.
 /// @noRd
 #[extendr]
-fn rust_set_tls_verify(verify: bool) {
+fn rust_set_tls_verify(verify: bool) -> Robj {
     http::set_tls_verify(verify);
+    ok(())
 }
 
 extendr_module! {

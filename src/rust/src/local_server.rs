@@ -2,71 +2,74 @@
 
 use extendr_api::prelude::*;
 
-use crate::result::failure;
+use crate::result::{error, fail, ok, to_r, Kind};
 use cometr_core::logging;
 use cometr_server as server;
 
-/// Start the local server; returns its id and port, or a failure.
+/// Start the local server; returns its id and port.
 /// @noRd
 #[extendr]
 fn rust_server_start(dir: &str, host: &str, port: i32, api_key: Nullable<String>) -> Robj {
     if !(0..=65535).contains(&port) {
-        return failure(
-            "input",
-            &format!("port must be between 0 and 65535, not {port}"),
+        return fail(
+            error(
+                Kind::Input,
+                format!("`port` must be between 0 and 65535, not {port}"),
+            )
+            .with("argument", "port"),
         );
     }
     let key = api_key.into_option().filter(|k| !k.is_empty());
     if let Some(k) = &key {
         logging::register_secret(k);
     }
-    match server::start(std::path::PathBuf::from(dir), host, port as u16, key) {
-        Ok((id, port)) => list!(ok = true, id = id, port = port as i32).into_robj(),
-        Err(m) => failure("server", &m),
-    }
+    let started = server::start(std::path::PathBuf::from(dir), host, port as u16, key)
+        .map(|(id, port)| list!(id = id, port = port as i32))
+        .map_err(|m| error(Kind::Server, format!("Cannot start the local server: {m}")));
+    to_r(started)
 }
 
 /// Set random failures on a running local server (`settings` is a JSON object; "" clears).
-/// Returns "" or an error message.
 /// @noRd
 #[extendr]
-fn rust_server_chaos(id: i32, settings: &str) -> String {
+fn rust_server_chaos(id: i32, settings: &str) -> Robj {
     let parsed = if settings.is_empty() {
         Ok(None)
     } else {
         server::chaos::Settings::from_json(settings).map(Some)
     };
-    match parsed {
+    let r = match parsed {
         Ok(s) => {
             if server::set_chaos(id, s) {
-                String::new()
+                Ok(())
             } else {
-                "the server is not running".into()
+                Err(error(Kind::Server, "The local server is not running."))
             }
         }
-        Err(e) => e,
-    }
+        Err(e) => Err(error(Kind::Input, format!("`faults` {e}")).with("argument", "faults")),
+    };
+    to_r(r)
 }
 
 /// The request lines a local server has seen most recently.
 /// @noRd
 #[extendr]
-fn rust_server_requests(id: i32) -> Vec<String> {
-    server::recent_requests(id)
+fn rust_server_requests(id: i32) -> Robj {
+    ok(server::recent_requests(id))
 }
 
 /// Set the heartbeat interval (milliseconds) a local server asks its clients for.
 /// @noRd
 #[extendr]
-fn rust_server_heartbeat(id: i32, millis: f64) -> bool {
-    server::set_heartbeat(id, millis.clamp(100.0, 3.6e6) as i64)
+fn rust_server_heartbeat(id: i32, millis: f64) -> Robj {
+    ok(server::set_heartbeat(id, millis.clamp(100.0, 3.6e6) as i64))
 }
 
 /// Stop a local server started by `rust_server_start()`.
 /// @noRd
 #[extendr]
-fn rust_server_stop(id: i32) -> bool {
-    server::stop(id)
+fn rust_server_stop(id: i32) -> Robj {
+    ok(server::stop(id))
 }
 
 /// Script a failure on a running local server (for tests of error handling).
@@ -79,8 +82,8 @@ fn rust_server_fault(
     body: &str,
     content_type: &str,
     times: i32,
-) -> bool {
-    server::add_fault(
+) -> Robj {
+    ok(server::add_fault(
         id,
         server::Fault {
             path: path.to_string(),
@@ -89,7 +92,7 @@ fn rust_server_fault(
             content_type: content_type.to_string(),
             remaining: times as i64,
         },
-    )
+    ))
 }
 
 extendr_module! {

@@ -2,30 +2,36 @@
 
 use extendr_api::prelude::*;
 
+use crate::result::{error, ok, to_r, Kind};
 use cometr_core::logging;
 
 /// Point the internal log at a file and level, or turn it off (`path = NULL`).
 /// @noRd
 #[extendr]
-fn rust_log_configure(path: Nullable<String>, level: &str) -> bool {
-    match logging::Level::parse(level) {
+fn rust_log_configure(path: Nullable<String>, level: &str) -> Robj {
+    let r = match logging::Level::parse(level) {
         Some(l) => {
             logging::configure(path.into_option(), l);
-            true
+            Ok(true)
         }
         None => {
             logging::configure(None, logging::Level::Error);
-            false
+            Err(error(Kind::Input, format!("unknown log level {level}")).with("argument", "level"))
         }
-    }
+    };
+    to_r(r)
 }
 
-/// Write one log line; returns an error message, or "" when written or filtered out.
+/// Write one log line. A line that cannot be written must not fail the call that logs
+/// it, so the outcome is a value: why it was not written, or NULL.
 /// @noRd
 #[extendr]
-fn rust_log_write(level: &str, msg: &str) -> String {
+fn rust_log_write(level: &str, msg: &str) -> Robj {
     let l = logging::Level::parse(level).unwrap_or(logging::Level::Info);
-    logging::write(l, msg).err().unwrap_or_default()
+    match logging::write(l, msg) {
+        Ok(()) => ok(()),
+        Err(m) => ok(m),
+    }
 }
 
 extendr_module! {

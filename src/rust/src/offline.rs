@@ -3,7 +3,7 @@
 
 use extendr_api::prelude::*;
 
-use crate::result::failure;
+use crate::result::{error, fail, ok, Kind};
 use cometr_core::{experiment, logging, offline};
 
 /// Open an offline experiment, its outbox draining into an archive writer recording
@@ -25,14 +25,15 @@ fn rust_offline_open(
         project.into_option(),
         workspace.into_option(),
     ) {
-        Ok(o) => list!(
-            ok = true,
+        Ok(o) => ok(list!(
             id = o.id,
             key = o.key,
             run_dir = o.run_dir.display().to_string()
-        )
-        .into_robj(),
-        Err(m) => failure("offline", &m),
+        )),
+        Err(m) => fail(error(
+            Kind::Offline,
+            format!("Cannot record an offline experiment: {m}"),
+        )),
     }
 }
 
@@ -41,8 +42,11 @@ fn rust_offline_open(
 #[extendr]
 fn rust_offline_pack(dir: &str) -> Robj {
     match offline::pack(std::path::Path::new(dir)) {
-        Ok(p) => list!(ok = true, archive = p.display().to_string()).into_robj(),
-        Err(m) => failure("offline", &m),
+        Ok(p) => ok(p.display().to_string()),
+        Err(m) => fail(error(
+            Kind::Offline,
+            format!("Cannot pack the run folder: {m}"),
+        )),
     }
 }
 
@@ -51,8 +55,11 @@ fn rust_offline_pack(dir: &str) -> Robj {
 #[extendr]
 fn rust_offline_extract(archive: &str, dest: &str) -> Robj {
     match offline::extract(std::path::Path::new(archive), std::path::Path::new(dest)) {
-        Ok(()) => list!(ok = true).into_robj(),
-        Err(m) => failure("offline", &m),
+        Ok(()) => ok(()),
+        Err(m) => fail(error(
+            Kind::Offline,
+            format!("Cannot read the offline archive: {m}"),
+        )),
     }
 }
 
@@ -68,8 +75,7 @@ fn rust_offline_replay(dir: &str, root: &str, api_key: &str, key: &str, run_id: 
         run_id: run_id.to_string(),
     };
     let s = offline::replay(std::path::Path::new(dir), &t);
-    list!(
-        ok = true,
+    ok(list!(
         messages = s.messages as f64,
         metrics = s.metrics as f64,
         parameters = s.parameters as f64,
@@ -81,8 +87,7 @@ fn rust_offline_replay(dir: &str, root: &str, api_key: &str, key: &str, run_id: 
             .iter()
             .map(|p| logging::redact(p))
             .collect::<Vec<_>>()
-    )
-    .into_robj()
+    ))
 }
 
 extendr_module! {

@@ -3,17 +3,17 @@
 use extendr_api::prelude::*;
 
 use crate::convert::seconds;
-use crate::result::failure;
+use crate::result::{error, fail, ok, Kind};
 use cometr_core::{experiment, spool};
 
 /// The spool files left in a folder.
 /// @noRd
 #[extendr]
-fn rust_spool_list(dir: &str) -> Vec<String> {
-    spool::list(std::path::Path::new(dir))
+fn rust_spool_list(dir: &str) -> Robj {
+    ok(spool::list(std::path::Path::new(dir))
         .into_iter()
         .map(|p| p.display().to_string())
-        .collect()
+        .collect::<Vec<_>>())
 }
 
 /// Deliver what a spool file holds. `root` overrides the server it was meant for.
@@ -22,16 +22,19 @@ fn rust_spool_list(dir: &str) -> Vec<String> {
 #[extendr]
 fn rust_spool_replay(path: &str, api_key: &str, root: &str, timeout: f64) -> Robj {
     match experiment::replay_spool(std::path::Path::new(path), api_key, root, seconds(timeout)) {
-        Ok(r) => list!(
-            ok = r.ok,
+        Ok(r) => ok(list!(
+            delivered = r.ok,
             experiment_key = r.experiment_key,
             root = r.root,
             items = r.items as f64,
             pending = r.pending as f64,
             problems = r.problems
-        )
-        .into_robj(),
-        Err(m) => failure("input", &m),
+        )),
+        // A file that cannot be read warns in R, and the other files go on.
+        Err(m) => fail(error(
+            Kind::Spool,
+            format!("Cannot read spool file {path}: {m}"),
+        )),
     }
 }
 
