@@ -208,7 +208,7 @@ fn asset_json(env: &Env, key: &str, a: &AssetRow) -> Value {
 }
 
 pub fn list(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         let ty = req.q("type").filter(|t| *t != "all");
         let assets = env.store.assets(k, ty)?;
         let list: Vec<Value> = assets.iter().map(|a| asset_json(env, k, a)).collect();
@@ -217,7 +217,7 @@ pub fn list(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn git_patch(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| match env.store.latest_git_patch(k)? {
+    env.on_experiment(req, |k, _| match env.store.latest_git_patch(k)? {
         Some(id) => Ok(file_reply(
             env,
             &id,
@@ -242,7 +242,7 @@ pub fn get_asset(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn get_by_name(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let name = req
             .q("fileName")
             .or_else(|| req.q("assetName"))
@@ -258,7 +258,7 @@ pub fn get_by_name(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn delete(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let id = req
             .q("assetId")
             .map(String::from)

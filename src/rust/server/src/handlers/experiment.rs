@@ -87,7 +87,7 @@ pub fn mark_not_throttled(env: &Env, key: &str) -> Handled {
 }
 
 pub fn log_metric(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let points: Vec<MetricPoint> = metric_point(b).into_iter().collect();
         env.store.insert_metrics(k, &points)?;
         done()
@@ -95,7 +95,7 @@ pub fn log_metric(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn log_parameter(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let values: Vec<ParameterValue> = parameter_value(b).into_iter().collect();
         env.store.insert_parameters(k, &values)?;
         done()
@@ -103,7 +103,7 @@ pub fn log_parameter(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn batch_metrics(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let points: Vec<MetricPoint> = values_of(b, "values")
             .iter()
             .filter_map(metric_point)
@@ -120,7 +120,7 @@ pub fn batch_parameters(env: &Env, req: &Request) -> Handled {
 
 /// A batch of parameters from a body already parsed (offline replay filters it).
 pub fn batch_parameters_of(env: &Env, req: &Request, body: &Value) -> Handled {
-    env.write_body(req, body, |k, b| {
+    env.on_experiment_body(req, body, |k, b| {
         let values: Vec<ParameterValue> = values_of(b, "values")
             .iter()
             .filter_map(parameter_value)
@@ -131,7 +131,7 @@ pub fn batch_parameters_of(env: &Env, req: &Request, body: &Value) -> Handled {
 }
 
 pub fn log_other(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let name = text_of(b.get("key")).ok_or_else(|| ApiError::bad_request("key is required"))?;
         let value = text_of(b.get("value")).unwrap_or_default();
         let ts = int_of(b.get("timestamp")).unwrap_or_else(now_ms);
@@ -141,7 +141,7 @@ pub fn log_other(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn add_tags(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         for t in string_list(b.get("addedTags")) {
             if !t.is_empty() {
                 env.store.add_tag(k, &t)?;
@@ -152,7 +152,7 @@ pub fn add_tags(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn delete_tags(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         for t in string_list(b.get("tags")) {
             env.store.delete_tag(k, &t)?;
         }
@@ -161,7 +161,7 @@ pub fn delete_tags(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn log_html(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let html = text_of(b.get("html")).unwrap_or_default();
         let replace = b
             .get("override")
@@ -178,7 +178,7 @@ pub fn log_html(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn set_graph(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let graph = text_of(b.get("graph")).unwrap_or_default();
         env.store.set_doc(k, "graph", &graph)?;
         done()
@@ -186,7 +186,7 @@ pub fn set_graph(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn set_code(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         env.store.set_doc(k, "code", &code_text(b.get("code")))?;
         done()
     })
@@ -223,21 +223,21 @@ fn merge_doc(env: &Env, key: &str, kind: &str, body: &Value) -> Result<(), ApiEr
 }
 
 pub fn set_git_metadata(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         merge_doc(env, k, "git_metadata", b)?;
         done()
     })
 }
 
 pub fn set_system_details(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         merge_doc(env, k, "system_details", b)?;
         done()
     })
 }
 
 pub fn set_start_end_time(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         env.store.set_times(
             k,
             int_of(b.get("startTimeMillis")),
@@ -254,7 +254,7 @@ pub fn log_output(env: &Env, req: &Request) -> Handled {
 
 /// Output lines from a body already parsed (offline replay filters it).
 pub fn log_output_of(env: &Env, req: &Request, body: &Value) -> Handled {
-    env.write_body(req, body, |k, b| {
+    env.on_experiment_body(req, body, |k, b| {
         let context = text_of(b.get("runContext"));
         let lines: Vec<OutputLine> = values_of(b, "outputLines")
             .iter()
@@ -266,7 +266,7 @@ pub fn log_output_of(env: &Env, req: &Request, body: &Value) -> Handled {
 }
 
 pub fn set_file_path(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let path = text_of(b.get("filePath")).unwrap_or_default();
         let name = path.rsplit(['/', '\\']).next().unwrap_or(path.as_str());
         env.store.set_file_path(k, &path, name)?;
@@ -275,28 +275,28 @@ pub fn set_file_path(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn archive(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         env.store.set_archived(k, true)?;
         json(json!({"msg": "Archived"}))
     })
 }
 
 pub fn restore(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         env.store.set_archived(k, false)?;
         json(json!({"msg": "Restored"}))
     })
 }
 
 pub fn delete(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         env.store.delete_experiment(k)?;
         json(json!({"msg": "Experiment deleted", "experimentKey": k}))
     })
 }
 
 pub fn set_status(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         env.store.beat(k, true)?;
         json(json!({ "isAliveBeatDurationMillis": env.heartbeat_ms }))
     })
@@ -304,7 +304,7 @@ pub fn set_status(env: &Env, req: &Request) -> Handled {
 
 /// Stopping a run asks its SDK to stop (through a pending RPC) and marks it ended.
 pub fn stop(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         env.store.set_doc(k, PENDING_STOP, &now_ms().to_string())?;
         env.store.beat(k, false)?;
         json(json!({"msg": "Experiment stopped", "experimentKey": k}))
@@ -312,7 +312,7 @@ pub fn stop(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn update_status(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let alive = b.get("isAlive").and_then(|v| v.as_bool()).unwrap_or(true);
         env.store.beat(k, alive)?;
         let status = json!({
@@ -327,7 +327,7 @@ pub fn update_status(env: &Env, req: &Request) -> Handled {
 
 /// Show the experiment in another project of its workspace too.
 pub fn symlink(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         let project = req.q("projectName").ok_or_else(|| {
             ApiError::bad_request_code("projectName is required", code::NO_PROJECT_NAME)
         })?;
@@ -360,7 +360,7 @@ fn metric_json(m: &StoredMetric) -> Value {
 }
 
 pub fn get_metric(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         let name = req
             .q("metricName")
             .ok_or_else(|| ApiError::bad_request("metricName is required"))?;
@@ -370,7 +370,7 @@ pub fn get_metric(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn get_all_metrics(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         let points = env.store.metric_points(k, None)?;
         json(json!({ "metrics": points.iter().map(metric_json).collect::<Vec<_>>() }))
     })
@@ -445,41 +445,41 @@ fn summaries(env: &Env, series: Series, key: &str) -> Result<Vec<Value>, ApiErro
 }
 
 pub fn metrics_summary(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         json(json!({ "values": summaries(env, Series::Metrics, k)? }))
     })
 }
 
 pub fn parameters(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         json(json!({ "values": summaries(env, Series::Parameters, k)? }))
     })
 }
 
 pub fn others(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         json(json!({ "values": summaries(env, Series::Others, k)? }))
     })
 }
 
 pub fn tags(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| json(json!({ "tags": env.store.tags(k)? })))
+    env.on_experiment(req, |k, _| json(json!({ "tags": env.store.tags(k)? })))
 }
 
 pub fn html(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         json(json!({ "html": env.store.doc(k, "html")? }))
     })
 }
 
 pub fn graph(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         json(json!({ "graph": env.store.doc(k, "graph")? }))
     })
 }
 
 pub fn code(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         json(json!({ "code": env.store.doc(k, "code")? }))
     })
 }
@@ -499,13 +499,13 @@ pub fn join_output(lines: &[String]) -> String {
 }
 
 pub fn output(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         json(json!({ "output": join_output(&env.store.output(k)?) }))
     })
 }
 
 pub fn system_details(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         let mut doc = json_doc(env, k, "system_details")?;
         for f in [
             "user",
@@ -537,7 +537,7 @@ pub fn system_details(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn git_metadata(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         let doc = json_doc(env, k, "git_metadata")?;
         let mut out = Map::new();
         for f in ["user", "root", "branch", "parent", "origin"] {
@@ -551,7 +551,7 @@ pub fn git_metadata(env: &Env, req: &Request) -> Handled {
 // Clientlib: the streaming SDKs' run lifecycle
 
 pub fn status_report(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         let alive = b.get("is_alive").and_then(|v| v.as_bool()).unwrap_or(true);
         env.store.beat(k, alive)?;
         json(json!({
@@ -564,7 +564,7 @@ pub fn status_report(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn offline_metadata(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, b| {
+    env.on_experiment(req, |k, b| {
         env.store.set_times(
             k,
             int_of(b.get("startTimestamp")),
@@ -575,7 +575,7 @@ pub fn offline_metadata(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn pending_rpcs(env: &Env, req: &Request) -> Handled {
-    env.write(req, |k, _| {
+    env.on_experiment(req, |k, _| {
         let Some(at) = env.store.doc(k, PENDING_STOP)? else {
             return json(json!({"remoteProcedureCalls": []}));
         };
@@ -592,7 +592,7 @@ pub fn pending_rpcs(env: &Env, req: &Request) -> Handled {
 
 /// RPC registration and results: acknowledged, nothing kept.
 pub fn rpc_ack(env: &Env, req: &Request) -> Handled {
-    env.write(req, |_, _| done())
+    env.on_experiment(req, |_, _| done())
 }
 
 pub fn limits_3d(_: &Env, _: &Request) -> Handled {

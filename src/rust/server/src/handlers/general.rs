@@ -6,6 +6,7 @@ use super::Env;
 use crate::error::{code, ApiError};
 use crate::reply::{json, Handled};
 use crate::request::{str_field, truthy, Request};
+use crate::store::{ExperimentRow, ProjectRow};
 use crate::util::{new_id, now_ms};
 
 /// The metadata columns Comet lists for every project, in Comet's order.
@@ -60,6 +61,48 @@ fn resolve_project(env: &Env, req: &Request) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::bad_request(format!("Project {ws}/{name} not found")))
 }
 
+fn project_json(p: &ProjectRow) -> Value {
+    json!({
+        "projectId": p.id,
+        "projectName": p.name,
+        "ownerUserName": p.owner,
+        "projectDescription": p.description,
+        "workspaceName": p.workspace,
+        "numberOfExperiments": p.experiments,
+        "lastUpdated": p.last_updated_ms,
+        "public": p.public,
+    })
+}
+
+/// An experiment in the shape of Comet's `experiments[]` and metadata answers.
+fn experiment_json(e: &ExperimentRow) -> Value {
+    // While a run is alive its duration grows with its heartbeats.
+    let last = e.end_ms.or(if e.running {
+        e.last_beat_ms
+    } else {
+        e.start_ms
+    });
+    let duration = match (e.start_ms, last) {
+        (Some(s), Some(end)) if end >= s => end - s,
+        _ => 0,
+    };
+    json!({
+        "experimentKey": e.key,
+        "experimentName": e.name,
+        "optimizationId": Value::Null,
+        "projectId": e.project_id,
+        "projectName": e.project_name,
+        "workspaceName": e.workspace,
+        "filePath": e.file_path,
+        "fileName": e.file_name,
+        "durationMillis": duration,
+        "startTimeMillis": e.start_ms,
+        "endTimeMillis": last,
+        "archived": e.archived,
+        "running": e.running,
+    })
+}
+
 pub fn is_alive(_: &Env, _: &Request) -> Handled {
     json(json!({"version": "3.0.0"}))
 }
@@ -80,18 +123,24 @@ pub fn projects(env: &Env, req: &Request) -> Handled {
     let ws = req
         .q("workspaceName")
         .ok_or_else(|| ApiError::bad_request("workspaceName is required"))?;
-    json(json!({ "projects": env.store.projects(ws)? }))
+    let list: Vec<Value> = env.store.projects(ws)?.iter().map(project_json).collect();
+    json(json!({ "projects": list }))
 }
 
 pub fn experiments(env: &Env, req: &Request) -> Handled {
     let id = resolve_project(env, req)?;
-    let mut list = env.store.experiments(&id, truthy(req.q("archived")))?;
-    // Comet's listing has no `running` field; the metadata answer does.
-    for e in list.iter_mut() {
-        if let Some(o) = e.as_object_mut() {
-            o.remove("running");
-        }
-    }
+    let rows = env.store.experiments(&id, truthy(req.q("archived")))?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|e| {
+            let mut v = experiment_json(e);
+            // Comet's listing has no `running` field; the metadata answer does.
+            if let Some(o) = v.as_object_mut() {
+                o.remove("running");
+            }
+            v
+        })
+        .collect();
     json(json!({ "experiments": list }))
 }
 
@@ -257,10 +306,11 @@ pub fn metadata(env: &Env, req: &Request) -> Handled {
     let key = req
         .q("experimentKey")
         .ok_or_else(|| ApiError::bad_request("experimentKey is required"))?;
-    let mut e = env
+    let row = env
         .store
         .experiment(key)?
         .ok_or_else(|| ApiError::unknown_experiment(key))?;
+    let mut e = experiment_json(&row);
     e["throttle"] = json!(false);
     e["throttleMessage"] = Value::Null;
     e["throttleReasons"] = json!([]);

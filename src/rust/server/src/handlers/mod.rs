@@ -40,14 +40,15 @@ impl Env<'_> {
         f(key)
     }
 
-    /// Parse the body, find the experiment the request names and run `f` with both.
-    pub fn write(&self, req: &Request, f: impl FnOnce(&str, &Value) -> Handled) -> Handled {
+    /// Parse the body, find the experiment the request names (in its query or body) and
+    /// run `f` with both; most endpoints, reads and writes, take their experiment so.
+    pub fn on_experiment(&self, req: &Request, f: impl FnOnce(&str, &Value) -> Handled) -> Handled {
         let body = req.json()?;
-        self.write_body(req, &body, f)
+        self.on_experiment_body(req, &body, f)
     }
 
-    /// As `write`, with a body already parsed (and perhaps changed).
-    pub fn write_body(
+    /// As `on_experiment`, with a body already parsed (and perhaps changed).
+    pub fn on_experiment_body(
         &self,
         req: &Request,
         body: &Value,

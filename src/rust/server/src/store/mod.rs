@@ -13,7 +13,6 @@ pub mod assets;
 pub mod records;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 use crate::util::{new_id, now_ms};
@@ -21,6 +20,36 @@ use crate::util::{new_id, now_ms};
 pub struct Store {
     conn: Connection,
     dir: PathBuf,
+}
+
+/// A project as listed, with its experiment count and last activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectRow {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    pub description: String,
+    pub workspace: String,
+    pub public: bool,
+    pub experiments: i64,
+    pub last_updated_ms: i64,
+}
+
+/// An experiment with its project's names and its times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentRow {
+    pub key: String,
+    pub name: Option<String>,
+    pub project_id: String,
+    pub project_name: String,
+    pub workspace: String,
+    pub file_path: Option<String>,
+    pub file_name: Option<String>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub archived: bool,
+    pub running: bool,
+    pub last_beat_ms: Option<i64>,
 }
 
 const SCHEMA: &str = "
@@ -163,7 +192,7 @@ impl Store {
         rows.collect()
     }
 
-    pub fn projects(&self, ws: &str) -> rusqlite::Result<Vec<Value>> {
+    pub fn projects(&self, ws: &str) -> rusqlite::Result<Vec<ProjectRow>> {
         let mut st = self.conn.prepare(
             "SELECT p.project_id, p.name, p.owner, p.description, p.workspace, p.public,
                     (SELECT COUNT(*) FROM experiments e WHERE e.project_id = p.project_id),
@@ -172,16 +201,16 @@ impl Store {
              FROM projects p WHERE p.workspace = ?1 ORDER BY p.name",
         )?;
         let rows = st.query_map(params![ws], |r| {
-            Ok(json!({
-                "projectId": r.get::<_, String>(0)?,
-                "projectName": r.get::<_, String>(1)?,
-                "ownerUserName": r.get::<_, String>(2)?,
-                "projectDescription": r.get::<_, String>(3)?,
-                "workspaceName": r.get::<_, String>(4)?,
-                "numberOfExperiments": r.get::<_, i64>(6)?,
-                "lastUpdated": r.get::<_, i64>(7)?,
-                "public": r.get::<_, i64>(5)? != 0,
-            }))
+            Ok(ProjectRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                owner: r.get(2)?,
+                description: r.get(3)?,
+                workspace: r.get(4)?,
+                public: r.get::<_, i64>(5)? != 0,
+                experiments: r.get(6)?,
+                last_updated_ms: r.get(7)?,
+            })
         })?;
         rows.collect()
     }
@@ -336,8 +365,7 @@ impl Store {
         Ok(())
     }
 
-    /// One experiment in the shape of Comet's `experiments[]` / metadata answers.
-    pub fn experiment(&self, key: &str) -> rusqlite::Result<Option<Value>> {
+    pub fn experiment(&self, key: &str) -> rusqlite::Result<Option<ExperimentRow>> {
         self.conn
             .query_row(
                 &format!("{EXPERIMENT_SELECT} WHERE e.experiment_key = ?1"),
@@ -347,7 +375,12 @@ impl Store {
             .optional()
     }
 
-    pub fn experiments(&self, project_id: &str, archived: bool) -> rusqlite::Result<Vec<Value>> {
+    /// A project's experiments (archived or not), oldest first.
+    pub fn experiments(
+        &self,
+        project_id: &str,
+        archived: bool,
+    ) -> rusqlite::Result<Vec<ExperimentRow>> {
         let mut st = self.conn.prepare(&format!(
             "{EXPERIMENT_SELECT} WHERE e.project_id = ?1 AND e.archived = ?2 ORDER BY e.created_ms"
         ))?;
@@ -361,30 +394,19 @@ const EXPERIMENT_SELECT: &str =
   e.file_path, e.file_name, e.start_ms, e.end_ms, e.archived, e.running, e.last_beat_ms
   FROM experiments e JOIN projects p ON p.project_id = e.project_id";
 
-fn experiment_row(r: &rusqlite::Row) -> rusqlite::Result<Value> {
-    let start: Option<i64> = r.get(7)?;
-    let end: Option<i64> = r.get(8)?;
-    let beat: Option<i64> = r.get(11)?;
-    let running = r.get::<_, i64>(10)? != 0;
-    // While a run is alive its duration grows with its heartbeats.
-    let last = end.or(if running { beat } else { start });
-    let duration = match (start, last) {
-        (Some(s), Some(e)) if e >= s => e - s,
-        _ => 0,
-    };
-    Ok(json!({
-        "experimentKey": r.get::<_, String>(0)?,
-        "experimentName": r.get::<_, Option<String>>(1)?,
-        "optimizationId": Value::Null,
-        "projectId": r.get::<_, String>(2)?,
-        "projectName": r.get::<_, String>(3)?,
-        "workspaceName": r.get::<_, String>(4)?,
-        "filePath": r.get::<_, Option<String>>(5)?,
-        "fileName": r.get::<_, Option<String>>(6)?,
-        "durationMillis": duration,
-        "startTimeMillis": start,
-        "endTimeMillis": end.or(last),
-        "archived": r.get::<_, i64>(9)? != 0,
-        "running": running,
-    }))
+fn experiment_row(r: &rusqlite::Row) -> rusqlite::Result<ExperimentRow> {
+    Ok(ExperimentRow {
+        key: r.get(0)?,
+        name: r.get(1)?,
+        project_id: r.get(2)?,
+        project_name: r.get(3)?,
+        workspace: r.get(4)?,
+        file_path: r.get(5)?,
+        file_name: r.get(6)?,
+        start_ms: r.get(7)?,
+        end_ms: r.get(8)?,
+        archived: r.get::<_, i64>(9)? != 0,
+        running: r.get::<_, i64>(10)? != 0,
+        last_beat_ms: r.get(11)?,
+    })
 }
