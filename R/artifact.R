@@ -192,6 +192,25 @@ Artifact <- R6::R6Class(
       }
       private$add_all(list(asset))
       invisible(self)
+    },
+
+    #' @description
+    #' Print the artifact: its name, type, version, labels and assets.
+    #' @param ... Ignored.
+    print = function(...) {
+      version <- private$artifact_version
+      cat(sprintf("<Artifact> %s (%s)%s\n", private$artifact_name, private$artifact_type,
+                  if (is.null(version)) "" else paste0(", version ", version)))
+      labels <- list(aliases = private$aliases, `version tags` = private$version_tags)
+      for (n in names(labels)) {
+        if (length(labels[[n]]) > 0L) cat(sprintf("  %s: %s\n", n, paste(unlist(labels[[n]]), collapse = ", ")))
+      }
+      cat(sprintf("  %d asset(s)\n", length(private$assets)))
+      for (a in private$assets) {
+        cat(sprintf("  - %s (%s)\n", a$get_logical_path(),
+                    if (isTRUE(a$is_remote())) a$get_link() else human_size(a$get_size())))
+      }
+      invisible(self)
     }
   ),
   private = list(

@@ -4,6 +4,8 @@ args <- commandArgs(TRUE)
 if (length(args) >= 1) .libPaths(c(args[1], .libPaths()))
 pkg <- read.dcf("DESCRIPTION", fields = "Package")[1, 1]
 options(testthat.progress.max_fails = Inf)
+# The package's own runs are not CRAN's: snapshot tests (expect_snapshot()) run here.
+Sys.setenv(NOT_CRAN = "true")
 filter <- if (length(args) >= 2) args[2] else NULL
 res <- testthat::test_dir("tests/testthat", package = pkg, filter = filter,
                           load_package = "installed",

@@ -134,3 +134,15 @@ test_that("helpers: remote names, full names, sizes, strategies, hashes", {
                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
   expect_error(cometr:::sha1_file(file.path(tempdir(), "none")), class = "cometr_input_error")
 })
+
+test_that("an artifact prints its name, type, version, labels and assets", {
+  f <- withr::local_tempfile()
+  writeBin(as.raw(1:200), f)
+  a <- create_artifact("images", "dataset", artifact_version = "1.2.0",
+                       aliases = c("best", "train"), version_tags = "reviewed")
+  expect_snapshot(print(a))
+  a$add(f, logical_path = "raw/bytes.bin")
+  a$add_remote("s3://bucket/images/all.tar", logical_path = "all.tar")
+  expect_snapshot(print(a))
+  expect_snapshot(print(create_artifact("model", "model")))
+})

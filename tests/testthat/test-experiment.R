@@ -271,3 +271,46 @@ test_that("log_metric() costs at most 3.5 times an empty R6 method call", {
   ratio <- median(times["log_metric", ]) / median(times["empty", ])
   expect_lte(ratio, 3.5)
 })
+
+# Nothing lost: logged data survives failures of the network.
+
+test_that("20,000 points cross errors, throttling, lost answers and an outage exactly once", {
+  srv <- local_test_server()
+  withr::local_options(cometr.batch_interval = 0.05)
+  exp <- new_test_experiment()
+  srv$set_faults(list(error_rate = 0.10, throttle_rate = 0.05, retry_after = 0.2,
+                      drop_after_rate = 0.05, down_after = 1, down_for = 3))
+  for (i in seq_len(20000)) {
+    exp$log_metric("m", i * 2, step = i)
+    if (i %% 50 == 0) Sys.sleep(0.01)
+  }
+  expect_no_warning(exp$stop())
+  srv$set_faults(NULL)
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  withr::defer(again$stop())
+  m <- again$get_metric("m")$metrics
+  steps <- vapply(m, function(x) as.numeric(x$step), 0)
+  expect_length(m, 20000)
+  expect_identical(sort(steps), as.numeric(seq_len(20000)))
+  expect_identical(as.numeric(vapply(m, function(x) x$metricValue, "")), steps * 2)
+})
+
+test_that("a memory bound spills to the spool and everything still arrives in order", {
+  srv <- local_test_server()
+  withr::local_options(cometr.max_memory_items = 500, cometr.batch_interval = 0.05)
+  exp <- new_test_experiment()
+  srv$set_faults(list(down_for = 1))
+  for (i in 1:5000) exp$log_metric("m", i, step = i)
+  Sys.sleep(1.2)
+  m <- exp$get_metric("m")$metrics
+  expect_identical(vapply(m, function(x) as.numeric(x$step), 0), as.numeric(1:5000))
+})
+
+test_that("an experiment prints its URL", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  expect_snapshot(print(exp), transform = function(x) {
+    x <- gsub("127\\.0\\.0\\.1:[0-9]+", "127.0.0.1:<port>", x)
+    gsub("[0-9a-f]{32}", "<key>", x)
+  })
+})

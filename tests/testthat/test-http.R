@@ -107,3 +107,20 @@ test_that("fault settings are validated", {
   expect_error(local_server(faults = list(error_rate = -1), activate = FALSE),
                class = "cometr_input_error")
 })
+
+
+
+test_that("TLS certificate checks are on unless turned off, with a warning", {
+  srv <- local_test_server()
+  expect_silent(get_workspaces())
+  withr::local_options(cometr.tls_verify = FALSE)
+  state <- cometr:::log_state
+  state$tls_warned <- NULL
+  withr::defer({
+    state$tls_warned <- NULL
+    cometr:::rust_set_tls_verify(TRUE)
+  })
+  expect_warning(get_workspaces(), "TLS certificate checks are turned off",
+                 class = "cometr_tls_warning")
+  expect_silent(get_workspaces())
+})

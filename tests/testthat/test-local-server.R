@@ -82,3 +82,14 @@ test_that("block = TRUE serves as a service until interrupted, and the data pers
   Sys.setenv(COMET_WORKSPACE = "svc")
   expect_identical(get_projects()$projects[[1]]$projectName, "from-a-client")
 })
+
+test_that("a local server prints its URL, folder and state", {
+  srv <- local_test_server()
+  scrub <- function(x) {
+    x <- gsub("127\\.0\\.0\\.1:[0-9]+", "127.0.0.1:<port>", x)
+    sub("data: .*$", "data: <dir>", x)
+  }
+  expect_snapshot(print(srv), transform = scrub)
+  srv$stop()
+  expect_snapshot(print(srv), transform = scrub)
+})

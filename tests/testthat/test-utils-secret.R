@@ -76,17 +76,13 @@ test_that("the API key appears nowhere", {
   expect_false(has_key(reqs))
 })
 
-test_that("TLS certificate checks are on unless turned off, with a warning", {
-  srv <- local_test_server()
-  expect_silent(get_workspaces())
-  withr::local_options(cometr.tls_verify = FALSE)
-  state <- cometr:::log_state
-  state$tls_warned <- NULL
-  withr::defer({
-    state$tls_warned <- NULL
-    cometr:::rust_set_tls_verify(TRUE)
+test_that("a secret shows as <secret> however it is printed", {
+  s <- cometr:::secret("a-key-to-hide")
+  expect_identical(cometr:::reveal(s), "a-key-to-hide")
+  expect_identical(cometr:::reveal(NULL), NULL)
+  expect_snapshot({
+    print(s)
+    format(s)
   })
-  expect_warning(get_workspaces(), "TLS certificate checks are turned off",
-                 class = "cometr_tls_warning")
-  expect_silent(get_workspaces())
+  expect_false(any(grepl("a-key-to-hide", capture.output(str(s)), fixed = TRUE)))
 })

@@ -1,25 +1,5 @@
-# Nothing lost: logged data survives failures of the network and of the process.
-
-test_that("20,000 points cross errors, throttling, lost answers and an outage exactly once", {
-  srv <- local_test_server()
-  withr::local_options(cometr.batch_interval = 0.05)
-  exp <- new_test_experiment()
-  srv$set_faults(list(error_rate = 0.10, throttle_rate = 0.05, retry_after = 0.2,
-                      drop_after_rate = 0.05, down_after = 1, down_for = 3))
-  for (i in seq_len(20000)) {
-    exp$log_metric("m", i * 2, step = i)
-    if (i %% 50 == 0) Sys.sleep(0.01)
-  }
-  expect_no_warning(exp$stop())
-  srv$set_faults(NULL)
-  again <- suppressMessages(get_experiment(exp$get_key()))
-  withr::defer(again$stop())
-  m <- again$get_metric("m")$metrics
-  steps <- vapply(m, function(x) as.numeric(x$step), 0)
-  expect_length(m, 20000)
-  expect_identical(sort(steps), as.numeric(seq_len(20000)))
-  expect_identical(as.numeric(vapply(m, function(x) x$metricValue, "")), steps * 2)
-})
+# Spool files: what could not be delivered stays on disk, and send_spool() sends it
+# later, once, in order.
 
 test_that("stop() with the server down returns by its deadline, keeps the data and says where", {
   srv <- local_test_server()
@@ -51,17 +31,6 @@ test_that("stop() with the server down returns by its deadline, keeps the data a
   expect_identical(values_of(again$get_other()$values, "valueCurrent")[
     values_of(again$get_other()$values, "name") == "note"], "kept")
   expect_message(send_spool(dirname(w$spool)), "No undelivered data")
-})
-
-test_that("a memory bound spills to the spool and everything still arrives in order", {
-  srv <- local_test_server()
-  withr::local_options(cometr.max_memory_items = 500, cometr.batch_interval = 0.05)
-  exp <- new_test_experiment()
-  srv$set_faults(list(down_for = 1))
-  for (i in 1:5000) exp$log_metric("m", i, step = i)
-  Sys.sleep(1.2)
-  m <- exp$get_metric("m")$metrics
-  expect_identical(vapply(m, function(x) as.numeric(x$step), 0), as.numeric(1:5000))
 })
 
 test_that("after a SIGKILL the spool holds what was logged and send_spool() delivers it", {
@@ -108,4 +77,17 @@ test_that("after a SIGKILL the spool holds what was logged and send_spool() deli
   withr::defer(exp$stop())
   expect_identical(vapply(exp$get_metric("m")$metrics, function(x) as.numeric(x$step), 0),
                    as.numeric(1:5000))
+})
+
+test_that("send_spool() checks its arguments, and an unreadable file warns and is skipped", {
+  local_isolated_config()
+  expect_error(send_spool(timeout = -1), "timeout", class = "cometr_input_error")
+  dir <- withr::local_tempdir()
+  expect_message(out <- send_spool(dir), "No undelivered data")
+  expect_identical(nrow(out), 0L)
+  bad <- file.path(dir, "abc-1-0f.spool")
+  writeLines("not a spool file", bad)
+  withr::local_envvar(COMET_API_KEY = "k")
+  expect_warning(out <- send_spool(bad), "Cannot read spool file", class = "cometr_spool_warning")
+  expect_identical(nrow(out), 0L)
 })
