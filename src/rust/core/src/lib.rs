@@ -18,6 +18,9 @@ pub mod sink;
 pub mod spool;
 pub mod transfer;
 
+#[cfg(test)]
+mod against_server;
+
 /// Milliseconds since the Unix epoch, the unit of every timestamp Comet stores.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

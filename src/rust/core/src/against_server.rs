@@ -1,0 +1,249 @@
+//! The client core against the local server, over real HTTP: the one retry loop as R's
+//! calls use it, and an experiment's outbox delivering through the online sender.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::http::{Request, Response};
+use crate::item::MetricPoint;
+use crate::{experiment, outbox, retry};
+
+/// Any key will do: a server started without one accepts every key, but like Comet it
+/// refuses requests that carry none.
+const KEY: &str = "core-test-key";
+
+struct Server {
+    id: i32,
+    root: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = std::env::temp_dir().join(format!("cometr-core-server-{}", crate::new_id()));
+        let (id, port) = cometr_server::start(dir.clone(), "127.0.0.1", 0, None).unwrap();
+        Server {
+            id,
+            root: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    /// Answer the next `times` requests whose path contains `path` with `status`.
+    fn fault(&self, path: &str, status: u16, times: i64) {
+        assert!(cometr_server::add_fault(
+            self.id,
+            cometr_server::Fault {
+                path: path.into(),
+                status,
+                body: "{\"msg\":\"scripted\"}".into(),
+                content_type: "application/json".into(),
+                remaining: times,
+            },
+        ));
+    }
+
+    /// How many requests the server has seen whose line contains `part`.
+    fn seen(&self, part: &str) -> usize {
+        cometr_server::recent_requests(self.id)
+            .iter()
+            .filter(|l| l.contains(part))
+            .count()
+    }
+
+    fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Request {
+        Request {
+            method: "GET".into(),
+            url: format!("{}/api/rest/v2/{endpoint}", self.root),
+            api_key: KEY.into(),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn new_experiment(&self) -> String {
+        let req = Request {
+            method: "POST".into(),
+            url: format!("{}/api/rest/v2/write/experiment/create", self.root),
+            api_key: KEY.into(),
+            json_body: Some(json!({"workspaceName": "w", "projectName": "p"}).to_string()),
+            ..Default::default()
+        };
+        let r = retry::send_blocking(&req, Duration::ZERO).unwrap();
+        assert_eq!(r.status, 200);
+        body(&r)["experimentKey"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        cometr_server::stop(self.id);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn body(r: &Response) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+#[test]
+fn transient_answers_are_retried_until_one_succeeds() {
+    let srv = Server::start();
+    srv.fault("workspaces", 503, 1);
+    srv.fault("workspaces", 501, 1);
+    let r = retry::send_blocking(&srv.get("workspaces", &[]), Duration::from_secs(30)).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(srv.seen("/workspaces"), 3);
+}
+
+#[test]
+fn final_answers_are_not_retried() {
+    let srv = Server::start();
+    srv.fault("workspaces", 404, 5);
+    let r = retry::send_blocking(&srv.get("workspaces", &[]), Duration::from_secs(30)).unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(srv.seen("/workspaces"), 1);
+}
+
+#[test]
+fn the_budget_ends_the_retries_with_the_last_answer() {
+    let srv = Server::start();
+    srv.fault("workspaces", 503, -1);
+    let started = Instant::now();
+    let r = retry::send_blocking(&srv.get("workspaces", &[]), Duration::from_millis(800)).unwrap();
+    assert_eq!(r.status, 503);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(srv.seen("/workspaces") >= 2);
+    // No budget: one attempt.
+    let before = srv.seen("/workspaces");
+    let r = retry::send_blocking(&srv.get("workspaces", &[]), Duration::ZERO).unwrap();
+    assert_eq!(r.status, 503);
+    assert_eq!(srv.seen("/workspaces"), before + 1);
+}
+
+#[test]
+fn no_answer_is_a_transport_failure() {
+    // A port nothing listens on (the server is stopped at once).
+    let root = {
+        let srv = Server::start();
+        srv.root.clone()
+    };
+    let req = Request {
+        method: "GET".into(),
+        url: format!("{root}/api/rest/v2/workspaces"),
+        ..Default::default()
+    };
+    let r = retry::send_blocking(&req, Duration::from_millis(300));
+    assert!(
+        matches!(r, Err(crate::http::Failure::Transport(_))),
+        "{r:?}"
+    );
+}
+
+fn read_metric(srv: &Server, key: &str, name: &str) -> Vec<Value> {
+    let r = retry::send_blocking(
+        &srv.get(
+            "experiment/metrics/get-metric",
+            &[("experimentKey", key), ("metricName", name)],
+        ),
+        Duration::ZERO,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    body(&r)["metrics"].as_array().cloned().unwrap_or_default()
+}
+
+fn metric(name: &str, value: f64, step: i64) -> MetricPoint {
+    MetricPoint {
+        name: name.into(),
+        value: crate::item::number(value),
+        step: Some(step),
+        epoch: None,
+        context: None,
+        timestamp: crate::now_ms(),
+    }
+}
+
+#[test]
+fn the_outbox_delivers_through_the_sender_across_server_failures() {
+    let srv = Server::start();
+    let key = srv.new_experiment();
+    let id = experiment::open_online(&key, KEY, &srv.root, outbox::Settings::default());
+    let s = outbox::get(id).unwrap();
+    // The batch endpoint fails twice before it takes the batch: the sender retries.
+    srv.fault("batch/logger/experiment/metric", 500, 2);
+    for i in 1..=50 {
+        s.push_metric(metric("loss", 1.0 / i as f64, i));
+    }
+    s.push_rest(crate::item::RestWrite {
+        endpoint: "write/experiment/log-other".into(),
+        body: json!({"experimentKey": key, "key": "k", "value": "v"}).to_string(),
+    });
+    let r = experiment::flush(id, Duration::from_secs(30));
+    assert!(r.ok && r.pending == 0, "{r:?}");
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(srv.seen("batch/logger/experiment/metric"), 3);
+    assert_eq!(read_metric(&srv, &key, "loss").len(), 50);
+
+    // Refused data is reported, not retried, and not kept.
+    srv.fault("batch/logger/experiment/metric", 400, 1);
+    s.push_metric(metric("acc", 0.5, 1));
+    let r = experiment::flush(id, Duration::from_secs(30));
+    assert!(r.ok && r.pending == 0, "{r:?}");
+    assert_eq!(r.problems.len(), 1);
+    assert!(
+        r.problems[0].contains("Comet refused data"),
+        "{:?}",
+        r.problems
+    );
+
+    // Data the server cannot take in time stays queued and is reported at close.
+    srv.fault("batch/logger/experiment/metric", 503, -1);
+    s.push_metric(metric("late", 1.0, 1));
+    let r = experiment::close(id, Duration::from_millis(500), true);
+    assert!(!r.ok);
+    assert_eq!(r.pending, 1);
+    assert!(r.problems.iter().any(|p| p.contains("will retry")), "{r:?}");
+    assert!(r.archive.is_none());
+    assert!(outbox::get(id).is_none());
+}
+
+#[test]
+fn an_offline_run_replays_into_the_server() {
+    let srv = Server::start();
+    let base = srv.dir.join("offline");
+    let o = experiment::open_offline(&base, "", Some("p".into()), None).unwrap();
+    let s = outbox::get(o.id).unwrap();
+    for i in 1..=3 {
+        s.push_metric(metric("loss", i as f64, i));
+    }
+    let r = experiment::close(o.id, Duration::from_secs(5), true);
+    assert!(r.ok, "{r:?}");
+    let archive = r.archive.unwrap().unwrap();
+    let unpacked = srv.dir.join("unpacked");
+    crate::offline::extract(&archive, &unpacked).unwrap();
+    let key = srv.new_experiment();
+    // The first metric batch meets a failure: replay goes through the retry loop too.
+    srv.fault("batch/logger/experiment/metric", 502, 1);
+    let sent = crate::offline::replay(
+        &unpacked,
+        &crate::offline::Target {
+            root: srv.root.clone(),
+            api_key: KEY.into(),
+            key: key.clone(),
+            run_id: String::new(),
+        },
+    );
+    assert!(sent.problems.is_empty(), "{:?}", sent.problems);
+    assert_eq!(sent.metrics, 3);
+    let steps: Vec<i64> = read_metric(&srv, &key, "loss")
+        .iter()
+        .filter_map(|m| m["step"].as_i64())
+        .collect();
+    assert_eq!(steps.len(), 3, "{steps:?}");
+}
