@@ -11,10 +11,14 @@
 #' `COMET_WORKSPACE`, `COMET_PROJECT_NAME`, `COMET_URL_OVERRIDE`,
 #' `COMET_LOGGING_FILE` and `COMET_LOGGING_FILE_LEVEL`.
 #'
-#' Errors are conditions of class `cometr_error`, with the subclasses
-#' `cometr_http_error` (fields `status`, `sdk_error_code`, `endpoint`),
-#' `cometr_connection_error`, `cometr_config_error`, `cometr_input_error` and
-#' `cometr_transfer_error`.
+#' Errors are conditions of class `cometr_error` that show the call you made
+#' (for example ``Error in `exp$log_metric()` ``), with the subclasses
+#' `cometr_http_error` (fields `status`, `sdk_error_code`, `endpoint`, and a class
+#' `cometr_http_<status>` such as `cometr_http_404`), `cometr_parse_error`,
+#' `cometr_connection_error`, `cometr_config_error`, `cometr_input_error` (field
+#' `argument`), `cometr_transfer_error`, `cometr_offline_error`,
+#' `cometr_server_error` and `cometr_experiment_ended_error`. Warnings are of class
+#' `cometr_warning` (`cometr_delivery_warning`, `cometr_config_warning`, ...).
 #'
 #' @keywords internal
 #' @useDynLib cometr, .registration = TRUE

@@ -194,19 +194,19 @@ Experiment <- R6::R6Class("Experiment",
       private$dynamic <- dynamic
       private$workspace <- workspace_name
       private$project <- project_name
-      # An offline experiment (see offline.R) comes with its stream already open.
+      # An offline experiment (see offline.R) comes with its outbox already open.
       private$offline <- session$offline
-      private$stream <- if (!is.null(private$offline)) private$offline$id else rust_result(rust_stream_open(
+      private$stream <- if (!is.null(private$offline)) private$offline$id else rust_result(rust_experiment_open(
         experiment_key, reveal(private$api_key), url_root(),
         getOption("cometr.batch_interval", 2) * 1000,
         as.integer(getOption("cometr.batch_size", 1000L)),
         getOption("cometr.max_memory_items", 200000), spool_dir()
       ))
       if (dynamic) session$current <- self
-      if (keep_active) rust_result(rust_stream_heartbeat(private$stream))
+      if (keep_active) rust_result(rust_experiment_heartbeat(private$stream))
       # Capture that cannot start warns (`cometr_capture_warning`); logging goes on.
       if (log_output || log_error) {
-        rust_result(rust_capture_start(private$stream, log_output, log_error), warn = TRUE)
+        rust_result(rust_experiment_capture(private$stream, log_output, log_error), warn = TRUE)
       }
       if (dynamic) self$log_other("Created from", "cometr")
       if (!is.null(auto)) private$auto_log(auto)
@@ -303,7 +303,7 @@ Experiment <- R6::R6Class("Experiment",
       if (!is.null(step) && !is_count(step)) abort_input("step", "must be a single finite number")
       check_value(value)
       private$check_active()
-      private$after_queue(rust_stream_parameter(private$stream, name, value, step))
+      private$after_queue(rust_experiment_parameter(private$stream, name, value, step))
     },
 
     #' @description Get the parameters.
@@ -625,7 +625,7 @@ Experiment <- R6::R6Class("Experiment",
       if (rc != 0L) {
         if (rc == -2L) abort_input(arg, "must be a number, string or logical vector")
         if (rc == -1L) private$check_active()
-        private$report(rust_result(rust_stream_problems(private$stream)))
+        private$report(rust_result(rust_experiment_problems(private$stream)))
       }
       invisible(self)
     },
@@ -633,19 +633,19 @@ Experiment <- R6::R6Class("Experiment",
     # Act on what any other queue call returned: whether the sender has something to
     # report.
     after_queue = function(res) {
-      if (rust_result(res)) private$report(rust_result(rust_stream_problems(private$stream)))
+      if (rust_result(res)) private$report(rust_result(rust_experiment_problems(private$stream)))
       invisible(self)
     },
 
     rest = function(endpoint, body) {
       private$check_active()
       body$experimentKey <- private$key
-      private$after_queue(rust_stream_rest(private$stream, endpoint, encode_body(body)))
+      private$after_queue(rust_experiment_rest(private$stream, endpoint, encode_body(body)))
     },
 
     flush = function() {
       if (private$ended) return(invisible())
-      private$report(rust_result(rust_stream_flush(private$stream,
+      private$report(rust_result(rust_experiment_flush(private$stream,
                                                    getOption("cometr.flush_timeout", 60))))
     },
 
@@ -689,7 +689,7 @@ Experiment <- R6::R6Class("Experiment",
       private$ended <- TRUE
       if (identical(session$current, self)) session$current <- NULL
       timeout <- getOption("cometr.stop_timeout", 30)
-      res <- rust_result(rust_stream_close(private$stream, timeout, private$dynamic))
+      res <- rust_result(rust_experiment_close(private$stream, timeout, private$dynamic))
       # A sink that leaves an archive (offline): say where it is, or why it is not.
       if (!is.null(res$archive)) res <- offline_closed(private$offline, res)
       private$report(res)

@@ -34,44 +34,44 @@ rust_url_root <- function(url) .Call(wrap__rust_url_root, url)
 #' Open the outbox of an online experiment (its sink sends to the server); returns
 #' its id. An offline experiment is opened by `rust_offline_open()`.
 #' @noRd
-rust_stream_open <- function(key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir) .Call(wrap__rust_stream_open, key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir)
+rust_experiment_open <- function(key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir) .Call(wrap__rust_experiment_open, key, api_key, root, interval_ms, batch_size, max_memory_items, spool_dir)
 
 #' Queue a parameter. The value is whether the sender has problems to report.
 #' @noRd
-rust_stream_parameter <- function(id, name, value, step) .Call(wrap__rust_stream_parameter, id, name, value, step)
+rust_experiment_parameter <- function(id, name, value, step) .Call(wrap__rust_experiment_parameter, id, name, value, step)
 
 #' Queue a REST write (endpoint below /api/rest/v2/, JSON body). The value is whether
 #' the sender has problems to report.
 #' @noRd
-rust_stream_rest <- function(id, endpoint, body) .Call(wrap__rust_stream_rest, id, endpoint, body)
+rust_experiment_rest <- function(id, endpoint, body) .Call(wrap__rust_experiment_rest, id, endpoint, body)
 
 #' Hand everything queued to the sink, waiting at most `timeout` seconds.
 #' @noRd
-rust_stream_flush <- function(id, timeout) .Call(wrap__rust_stream_flush, id, timeout)
+rust_experiment_flush <- function(id, timeout) .Call(wrap__rust_experiment_flush, id, timeout)
 
 #' Report (and clear) the outbox's problems without flushing.
 #' @noRd
-rust_stream_problems <- function(id) .Call(wrap__rust_stream_problems, id)
+rust_experiment_problems <- function(id) .Call(wrap__rust_experiment_problems, id)
 
 #' Start the heartbeat of an experiment.
 #' @noRd
-rust_stream_heartbeat <- function(id) .Call(wrap__rust_stream_heartbeat, id)
+rust_experiment_heartbeat <- function(id) .Call(wrap__rust_experiment_heartbeat, id)
 
 #' Close an experiment's outbox: final flush, end-of-run notice (when `end`), the
 #' spool kept or deleted, the sink's archive written (offline), the outbox released.
 #' @noRd
-rust_stream_close <- function(id, timeout, end) .Call(wrap__rust_stream_close, id, timeout, end)
+rust_experiment_close <- function(id, timeout, end) .Call(wrap__rust_experiment_close, id, timeout, end)
 
 #' Record a file upload (`remote = FALSE`: `source` is a local file) or a remote asset
 #' (`remote = TRUE`: `source` is the URI) with the experiment's sink, after what was
 #' logged before it. `params` and `metadata` are JSON. Only the offline archive writer
 #' records files; an online experiment uploads them over HTTP.
 #' @noRd
-rust_stream_file <- function(id, source, upload_type, params, metadata, remote) .Call(wrap__rust_stream_file, id, source, upload_type, params, metadata, remote)
+rust_experiment_file <- function(id, source, upload_type, params, metadata, remote) .Call(wrap__rust_experiment_file, id, source, upload_type, params, metadata, remote)
 
 #' Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
 #' @noRd
-rust_capture_start <- function(id, out, err) .Call(wrap__rust_capture_start, id, out, err)
+rust_experiment_capture <- function(id, out, err) .Call(wrap__rust_experiment_capture, id, out, err)
 
 #' Send one HTTP request and return the whole answer, retrying transient failures
 #' for up to `retry_seconds`. `endpoint` names the request in errors.
@@ -121,7 +121,7 @@ rust_log_write <- function(level, msg) .Call(wrap__rust_log_write, level, msg)
 
 #' Open an offline experiment, its outbox draining into an archive writer recording
 #' into `dir/<key>/` (a new key when `key` is empty); returns its outbox id, key and
-#' run folder. Logging, flushing and closing then use the same rust_stream_* calls as
+#' run folder. Logging, flushing and closing then use the same rust_experiment_* calls as
 #' an online experiment.
 #' @noRd
 rust_offline_open <- function(dir, key, project, workspace) .Call(wrap__rust_offline_open, dir, key, project, workspace)

@@ -57,7 +57,7 @@ offline_record_upload <- function(offline, params, file = NULL, link = NULL, met
   params$type <- NULL
   params$overwrite <- isTRUE(params$overwrite)
   meta <- if (is.null(metadata)) "{}" else encode_metadata(metadata)
-  rust_result(rust_stream_file(offline$id, file %||% link, upload_type,
+  rust_result(rust_experiment_file(offline$id, file %||% link, upload_type,
                                 to_json(drop_nulls(params)), meta, is.null(file)))
 }
 
@@ -65,7 +65,7 @@ offline_record_patch <- function(offline, patch) {
   path <- tempfile(fileext = ".patch")
   on.exit(unlink(path))
   writeLines(patch, path, useBytes = TRUE)
-  rust_result(rust_stream_file(offline$id, path, "git-patch",
+  rust_result(rust_experiment_file(offline$id, path, "git-patch",
                                 to_json(list(fileName = "git_diff.patch", overwrite = TRUE)),
                                 "{}", FALSE))
 }
@@ -104,7 +104,7 @@ offline_record_artifact <- function(offline, artifact) {
   invisible(artifact)
 }
 
-# What the close of an offline experiment's outbox (rust_stream_close()) tells the user.
+# What the close of an offline experiment's outbox (rust_experiment_close()) tells the user.
 offline_closed <- function(offline, res) {
   if (nzchar(res$archive)) {
     message(sprintf("Offline experiment %s is saved in %s; upload it with upload_offline(\"%s\").",

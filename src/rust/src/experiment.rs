@@ -1,6 +1,6 @@
 //! Glue for R/experiment.R: an experiment's outbox (queue, sink, heartbeat) and the
 //! capture of its output. Online and offline experiments use the same calls; only
-//! opening differs (`rust_stream_open()` or `rust_offline_open()`).
+//! opening differs (`rust_experiment_open()` or `rust_offline_open()`).
 
 use extendr_api::prelude::*;
 
@@ -40,7 +40,7 @@ fn ended() -> Error {
 /// its id. An offline experiment is opened by `rust_offline_open()`.
 /// @noRd
 #[extendr]
-fn rust_stream_open(
+fn rust_experiment_open(
     key: &str,
     api_key: &str,
     root: &str,
@@ -62,7 +62,7 @@ fn rust_stream_open(
 /// Queue a parameter. The value is whether the sender has problems to report.
 /// @noRd
 #[extendr]
-fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> Robj {
+fn rust_experiment_parameter(id: i32, name: &str, value: Robj, step: Robj) -> Robj {
     let queued = outbox::get(id).ok_or_else(ended).and_then(|s| {
         let value = robj_json(&value)
             .map_err(|m| error(Kind::Input, format!("`value` {m}")).with("argument", "value"))?;
@@ -80,7 +80,7 @@ fn rust_stream_parameter(id: i32, name: &str, value: Robj, step: Robj) -> Robj {
 /// the sender has problems to report.
 /// @noRd
 #[extendr]
-fn rust_stream_rest(id: i32, endpoint: &str, body: &str) -> Robj {
+fn rust_experiment_rest(id: i32, endpoint: &str, body: &str) -> Robj {
     let queued = outbox::get(id).ok_or_else(ended).map(|s| {
         s.push_rest(item::RestWrite {
             endpoint: endpoint.trim_start_matches('/').to_string(),
@@ -94,14 +94,14 @@ fn rust_stream_rest(id: i32, endpoint: &str, body: &str) -> Robj {
 /// Hand everything queued to the sink, waiting at most `timeout` seconds.
 /// @noRd
 #[extendr]
-fn rust_stream_flush(id: i32, timeout: f64) -> Robj {
+fn rust_experiment_flush(id: i32, timeout: f64) -> Robj {
     report_list(experiment::flush(id, seconds(timeout)))
 }
 
 /// Report (and clear) the outbox's problems without flushing.
 /// @noRd
 #[extendr]
-fn rust_stream_problems(id: i32) -> Robj {
+fn rust_experiment_problems(id: i32) -> Robj {
     let (pending, problems) = match outbox::get(id) {
         Some(s) => (s.pending(), s.take_problems()),
         None => (0, Vec::new()),
@@ -117,7 +117,7 @@ fn rust_stream_problems(id: i32) -> Robj {
 /// Start the heartbeat of an experiment.
 /// @noRd
 #[extendr]
-fn rust_stream_heartbeat(id: i32) -> Robj {
+fn rust_experiment_heartbeat(id: i32) -> Robj {
     let started = outbox::get(id)
         .ok_or_else(ended)
         .map(|s| s.start_heartbeat());
@@ -128,7 +128,7 @@ fn rust_stream_heartbeat(id: i32) -> Robj {
 /// spool kept or deleted, the sink's archive written (offline), the outbox released.
 /// @noRd
 #[extendr]
-fn rust_stream_close(id: i32, timeout: f64, end: bool) -> Robj {
+fn rust_experiment_close(id: i32, timeout: f64, end: bool) -> Robj {
     report_list(experiment::close(id, seconds(timeout), end))
 }
 
@@ -138,7 +138,7 @@ fn rust_stream_close(id: i32, timeout: f64, end: bool) -> Robj {
 /// records files; an online experiment uploads them over HTTP.
 /// @noRd
 #[extendr]
-fn rust_stream_file(
+fn rust_experiment_file(
     id: i32,
     source: &str,
     upload_type: &str,
@@ -164,7 +164,7 @@ fn rust_stream_file(
 /// Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
 /// @noRd
 #[extendr]
-fn rust_capture_start(id: i32, out: bool, err: bool) -> Robj {
+fn rust_experiment_capture(id: i32, out: bool, err: bool) -> Robj {
     to_r(output::start(id, out, err).map_err(|m| {
         error(
             Kind::Capture,
@@ -175,13 +175,13 @@ fn rust_capture_start(id: i32, out: bool, err: bool) -> Robj {
 
 extendr_module! {
     mod experiment;
-    fn rust_stream_open;
-    fn rust_stream_parameter;
-    fn rust_stream_rest;
-    fn rust_stream_flush;
-    fn rust_stream_problems;
-    fn rust_stream_heartbeat;
-    fn rust_stream_close;
-    fn rust_stream_file;
-    fn rust_capture_start;
+    fn rust_experiment_open;
+    fn rust_experiment_parameter;
+    fn rust_experiment_rest;
+    fn rust_experiment_flush;
+    fn rust_experiment_problems;
+    fn rust_experiment_heartbeat;
+    fn rust_experiment_close;
+    fn rust_experiment_file;
+    fn rust_experiment_capture;
 }

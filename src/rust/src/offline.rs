@@ -8,7 +8,7 @@ use cometr_core::{experiment, logging, offline};
 
 /// Open an offline experiment, its outbox draining into an archive writer recording
 /// into `dir/<key>/` (a new key when `key` is empty); returns its outbox id, key and
-/// run folder. Logging, flushing and closing then use the same rust_stream_* calls as
+/// run folder. Logging, flushing and closing then use the same rust_experiment_* calls as
 /// an online experiment.
 /// @noRd
 #[extendr]
