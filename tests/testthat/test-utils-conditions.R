@@ -107,3 +107,19 @@ test_that("warnings show the user's call too", {
   w <- expect_warning(exp$get_metric("m"), class = "cometr_delivery_warning")
   expect_identical(deparse(conditionCall(w)), 'exp$get_metric("m")')
 })
+
+test_that("offline and local server errors show the user's call", {
+  srv <- local_test_server()
+  dir <- withr::local_tempdir()
+  withr::local_envvar(COMET_OFFLINE = "TRUE", COMET_OFFLINE_DIRECTORY = dir)
+  exp <- new_test_experiment()
+  expect_snapshot(exp$get_metric("loss"), error = TRUE, transform = function(x) {
+    for (d in unique(c(dir, normalizePath(dir)))) x <- gsub(d, "<dir>", x, fixed = TRUE)
+    scrub(x)
+  })
+  # The resolver's own wording follows the first colon.
+  err <- expect_error(local_server(host = "no.such.host.invalid", activate = FALSE),
+                      class = "cometr_server_error")
+  expect_snapshot(cat(sub("server: .*$", "server: <reason>", format(err, backtrace = FALSE)),
+                      sep = "\n"))
+})
