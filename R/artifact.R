@@ -317,10 +317,7 @@ ArtifactAsset <- R6::R6Class(
       private$logical_path <- logical_path
       private$overwrite <- overwrite
       private$remote <- remote
-      if (!is.null(size) && (!is.numeric(size) || length(size) != 1L || is.na(size) ||
-                             size < 0 || is.object(size))) {
-        abort_input("size", "must be a single non-negative number")
-      }
+      check_size(size)
       private$size <- if (is.null(size)) 0 else as.numeric(size)
       private$link <- link
       private$local_path <- local_path

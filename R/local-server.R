@@ -45,10 +45,8 @@
 local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NULL,
                          activate = TRUE, block = FALSE, faults = NULL) {
   if (!is.null(dir)) check_string(dir, "dir")
-  if (!is.numeric(port) || length(port) != 1L || is.na(port) || port < 0 ||
-      port > 65535 || port != trunc(port)) {
-    abort_input("port", "must be a whole number between 0 and 65535")
-  }
+  check_number(port, "port", "must be a whole number between 0 and 65535", min = 0,
+               max = 65535, whole = TRUE)
   check_string(host, "host", null_ok = FALSE)
   check_string(api_key, "api_key")
   check_flag(activate, "activate")
@@ -146,10 +144,8 @@ LocalServer <- R6::R6Class("cometr_local_server",
     },
     # The heartbeat interval (seconds) the server asks clients to keep; Comet's is 10.
     set_heartbeat_interval = function(seconds) {
-      if (!is.numeric(seconds) || length(seconds) != 1L || !is.finite(seconds) ||
-          is.object(seconds) || seconds < 0.1 || seconds > 3600) {
-        abort_input("seconds", "must be a number of seconds between 0.1 and 3600")
-      }
+      check_number(seconds, "seconds", "must be a number of seconds between 0.1 and 3600",
+                   min = 0.1, max = 3600)
       rust_result(rust_server_heartbeat(private$id, seconds * 1000))
       invisible(self)
     },

@@ -161,9 +161,7 @@ LoggedArtifact <- R6::R6Class(
     #'   size of the Artifact.
     size = function(size = NULL) {
       if (!is.null(size)) {
-        if (!is.numeric(size) || length(size) != 1L || is.na(size) || size < 0 || is.object(size)) {
-          abort_input("size", "must be a single non-negative number")
-        }
+        check_size(size)
         private$size_bytes <- as.numeric(size)
       }
       private$size_bytes

@@ -53,9 +53,7 @@ pid_alive <- function(pid) {
 send_spool <- function(path = NULL, api_key = NULL, url = NULL, timeout = 60) {
   check_string(path, "path")
   check_string(url, "url")
-  if (!is.numeric(timeout) || length(timeout) != 1L || is.na(timeout) || timeout < 0) {
-    abort_input("timeout", "must be a non-negative number of seconds")
-  }
+  check_number(timeout, "timeout", "must be a non-negative number of seconds", min = 0)
   path <- path %||% spool_dir()
   files <- if (dir.exists(path)) leftover_spools(path) else if (file.exists(path)) path else character()
   out <- data.frame(file = character(), experiment_key = character(), items = numeric(),

@@ -74,6 +74,23 @@ check_count <- function(x, name, null_ok = TRUE) {
   invisible(x)
 }
 
+# A single number between `min` and `max` (a whole one with `whole = TRUE`); the
+# refusal says what is wanted (`problem`), as each caller words it.
+check_number <- function(x, name, problem, min = -Inf, max = Inf, whole = FALSE) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || is.object(x) || x < min || x > max ||
+      (whole && x != trunc(x))) {
+    abort_input(name, problem)
+  }
+  invisible(x)
+}
+
+# A size in bytes: NULL, or a single non-negative number (a double, so sizes above
+# 2 GiB are exact).
+check_size <- function(x, name = "size") {
+  if (!is.null(x)) check_number(x, name, "must be a single non-negative number", min = 0)
+  invisible(x)
+}
+
 # ---- experiments -----------------------------------------------------------------
 
 check_experiment_flags <- function(keep_active, log_output, log_error, log_code,

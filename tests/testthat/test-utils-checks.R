@@ -27,6 +27,10 @@ test_that("scalar checks word their refusals as before", {
     refusal(cometr:::check_value(list(1), "value"))
     refusal(cometr:::check_scalar(c(1, 2), "value"))
     refusal(cometr:::check_records(list(1), "gpu_static_info"))
+    refusal(cometr:::check_number(8080.5, "port", "must be a whole number", 0, 65535, whole = TRUE))
+    refusal(cometr:::check_number(Inf, "timeout", "must be a non-negative number", min = 0))
+    refusal(cometr:::check_size(-1))
+    refusal(cometr:::check_size(NULL))
   })
 })
 
