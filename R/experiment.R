@@ -351,8 +351,13 @@ Experiment <- R6::R6Class("Experiment",
     #' @description Get the HTML.
     get_html = function() private$read("/experiment/html"),
 
-    #' @description Upload a file as an asset. The file is streamed, so its size
-    #'   is not limited by memory.
+    #' @description Upload a file as an asset. Like the other logging methods,
+    #'   it returns at once: the file is sent in the background (streamed, so its
+    #'   size is not limited by memory). A file of up to 10 MiB is copied aside
+    #'   first, so it may be changed or deleted at once; a larger one is read when
+    #'   it is sent, and a change made to it in between is reported with a
+    #'   `cometr_file_changed_warning` instead of sent. A file that cannot be
+    #'   delivered stays in the spool, for [send_spool()].
     #' @param file Path of the file.
     #' @param step Step, or `NULL`.
     #' @param overwrite If `TRUE`, replace an asset of the same name.
@@ -372,13 +377,13 @@ Experiment <- R6::R6Class("Experiment",
       check_string(type, "type")
       check_string(name, "name")
       check_metadata(metadata, json_ok = TRUE)
-      private$check_active()
       private$upload(list(step = step, overwrite = overwrite, context = context, type = type,
                           fileName = name %||% basename(file)),
                      file = normalizePath(file), metadata = metadata)
     },
 
-    #' @description Log a remote asset: a link to data stored elsewhere.
+    #' @description Log a remote asset: a link to data stored elsewhere. It is
+    #'   queued, and sent in the background, like `upload_asset()`.
     #' @param uri The asset's URI.
     #' @param remote_file_name Asset name; derived from the URI when `NULL`.
     #' @param step Step, or `NULL`.
@@ -393,7 +398,6 @@ Experiment <- R6::R6Class("Experiment",
       check_optional_flag(overwrite, "overwrite")
       check_string(type, "type")
       check_metadata(metadata, json_ok = TRUE)
-      private$check_active()
       private$upload(list(step = step, overwrite = overwrite, type = type,
                           fileName = remote_file_name %||% remote_name(uri), isRemote = TRUE),
                      link = uri, metadata = metadata)
@@ -534,6 +538,10 @@ Experiment <- R6::R6Class("Experiment",
                      argument = "artifact")
       }
       private$check_active()
+      # Not queued like the other writes: a new artifact version needs the server's
+      # answer (its version number and id, returned as the LoggedArtifact) before the
+      # assets can be uploaded to it. Offline, the artifact is recorded beside the
+      # archive and logged by upload_offline().
       if (!is.null(private$offline)) return(offline_record_artifact(private$offline, artifact))
       private$flush()
       artifact_log(private$key, artifact, reveal(private$api_key))
@@ -650,7 +658,7 @@ Experiment <- R6::R6Class("Experiment",
     },
 
     report = function(res) {
-      for (p in res$problems) cometr_warn(p, "cometr_delivery_warning")
+      warn_problems(res)
       invisible(res)
     },
 
@@ -662,26 +670,24 @@ Experiment <- R6::R6Class("Experiment",
                 reveal(private$api_key))
     },
 
-    upload = function(params, file = NULL, link = NULL, metadata = NULL) {
-      if (!is.null(private$offline)) {
-        offline_record_upload(private$offline, params, file, link, metadata)
-        return(invisible(self))
-      }
-      private$flush()
-      params$experimentKey <- private$key
-      form <- list(link = link, metadata = if (!is.null(metadata)) encode_metadata(metadata))
-      comet_http("/write/experiment/upload-asset", "POST", params, reveal(private$api_key),
-                 file = file, form = form)
-      invisible(self)
+    # upload_asset(), log_remote_asset() and the git patch: queued like every other
+    # write, to the sink chosen when the experiment was opened (sent by the sender, or
+    # recorded in the offline archive). `copy`: always copy the file aside, as for a
+    # temporary file deleted right after.
+    upload = function(params, file = NULL, link = NULL, metadata = NULL, copy = FALSE) {
+      private$check_active()
+      meta <- if (is.null(metadata)) "" else encode_metadata(metadata)
+      private$after_queue(rust_experiment_file(
+        private$stream, file %||% link, params$type %||% "asset", to_json(drop_nulls(params)),
+        meta, is.null(file), copy
+      ))
     },
 
     upload_patch = function(patch) {
-      if (!is.null(private$offline)) return(offline_record_patch(private$offline, patch))
       path <- tempfile(fileext = ".patch")
       on.exit(unlink(path))
       writeLines(patch, path, useBytes = TRUE)
-      comet_http("/write/experiment/git/patch", "POST", list(experimentKey = private$key),
-                 reveal(private$api_key), file = path)
+      private$upload(list(type = "git-patch"), file = path, copy = TRUE)
     },
 
     finish = function() {
@@ -699,10 +705,16 @@ Experiment <- R6::R6Class("Experiment",
         } else {
           " They could not be kept on disk and are lost."
         }
+        files <- if (length(res$files) > 0L) {
+          paste0(" Files not delivered: ", paste(res$files, collapse = "; "), ".")
+        } else {
+          ""
+        }
         cometr_warn(sprintf(
-          "%d logged item(s) of experiment %s could not be delivered within %s seconds.%s",
-          as.integer(res$pending), private$key, format(timeout), where
-        ), "cometr_delivery_warning", pending = res$pending, spool = res$spool)
+          "%d logged item(s) of experiment %s could not be delivered within %s seconds.%s%s",
+          as.integer(res$pending), private$key, format(timeout), files, where
+        ), "cometr_delivery_warning", pending = res$pending, spool = res$spool,
+        files = as.character(res$files))
       }
       invisible()
     },
@@ -712,6 +724,22 @@ Experiment <- R6::R6Class("Experiment",
     }
   )
 )
+
+# Warn about each problem an outbox reported (`rust_experiment_flush()`, `_problems()`,
+# `_close()`, `rust_spool_replay()`), with its class: data not delivered
+# (`cometr_delivery_warning`), or a logged file that changed before it could be sent
+# (`cometr_file_changed_warning`, also a delivery warning).
+warn_problems <- function(res) {
+  classes <- res$problem_classes %||% rep("delivery", length(res$problems))
+  for (i in seq_along(res$problems)) {
+    class <- if (identical(classes[[i]], "file_changed")) {
+      c("cometr_file_changed_warning", "cometr_delivery_warning")
+    } else {
+      "cometr_delivery_warning"
+    }
+    cometr_warn(res$problems[[i]], class)
+  }
+}
 
 # The address of `log_metric()`'s routine (src/rust/src/experiment/log_metric.rs), set
 # by .onLoad: .External reaches it faster through its address than through its

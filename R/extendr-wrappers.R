@@ -62,12 +62,12 @@ rust_experiment_heartbeat <- function(id) .Call(wrap__rust_experiment_heartbeat,
 #' @noRd
 rust_experiment_close <- function(id, timeout, end) .Call(wrap__rust_experiment_close, id, timeout, end)
 
-#' Record a file upload (`remote = FALSE`: `source` is a local file) or a remote asset
-#' (`remote = TRUE`: `source` is the URI) with the experiment's sink, after what was
-#' logged before it. `params` and `metadata` are JSON. Only the offline archive writer
-#' records files; an online experiment uploads them over HTTP.
+#' Queue a file upload (`remote = FALSE`: `source` is a local file, copied aside when
+#' small or `copy`, else hashed to be read in place when sent) or a remote asset
+#' (`remote = TRUE`: `source` is the URI). `params` is JSON (the upload's parameters),
+#' `metadata` JSON text or "". The value is whether the sink has problems to report.
 #' @noRd
-rust_experiment_file <- function(id, source, upload_type, params, metadata, remote) .Call(wrap__rust_experiment_file, id, source, upload_type, params, metadata, remote)
+rust_experiment_file <- function(id, source, upload_type, params, metadata, remote, copy) .Call(wrap__rust_experiment_file, id, source, upload_type, params, metadata, remote, copy)
 
 #' Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
 #' @noRd

@@ -51,25 +51,6 @@ offline_read_error <- function(key, run_dir) {
     "`get_experiment(\"%s\")`."), key, dirname(run_dir), key), experiment_key = key)
 }
 
-# upload_asset() and log_remote_asset() of an offline experiment.
-offline_record_upload <- function(offline, params, file = NULL, link = NULL, metadata = NULL) {
-  upload_type <- params$type %||% "asset"
-  params$type <- NULL
-  params$overwrite <- isTRUE(params$overwrite)
-  meta <- if (is.null(metadata)) "{}" else encode_metadata(metadata)
-  rust_result(rust_experiment_file(offline$id, file %||% link, upload_type,
-                                to_json(drop_nulls(params)), meta, is.null(file)))
-}
-
-offline_record_patch <- function(offline, patch) {
-  path <- tempfile(fileext = ".patch")
-  on.exit(unlink(path))
-  writeLines(patch, path, useBytes = TRUE)
-  rust_result(rust_experiment_file(offline$id, path, "git-patch",
-                                to_json(list(fileName = "git_diff.patch", overwrite = TRUE)),
-                                "{}", FALSE))
-}
-
 artifacts_file <- "cometr-artifacts.json"
 
 # Comet's offline format has no artifact messages (the Python SDK refuses log_artifact

@@ -68,7 +68,7 @@ send_spool <- function(path = NULL, api_key = NULL, url = NULL, timeout = 60) {
     # A file that cannot be read warns (`cometr_spool_warning`) and the others go on.
     res <- rust_result(rust_spool_replay(f, key, root, timeout), warn = TRUE)
     if (is.null(res)) next
-    for (p in res$problems) cometr_warn(p, "cometr_delivery_warning")
+    warn_problems(res)
     message(sprintf("%s: %d item(s) for experiment %s %s", basename(f), as.integer(res$items),
                     res$experiment_key,
                     if (res$delivered) "delivered" else sprintf("(%d still pending)", as.integer(res$pending))))

@@ -89,3 +89,11 @@ pub(crate) fn opt_int(x: &Robj) -> Option<i64> {
         .filter(|v| v.is_finite())
         .map(|v| v.round() as i64)
 }
+
+/// An outbox's problems for R: their messages, and beside them the class of warning
+/// each is (`delivery`, `file_changed`), as R/experiment.R raises them.
+pub(crate) fn problems(v: Vec<cometr_core::sink::Problem>) -> (Vec<String>, Vec<String>) {
+    v.into_iter()
+        .map(|p| (p.message, p.class.to_string()))
+        .unzip()
+}

@@ -4,9 +4,9 @@
 
 use extendr_api::prelude::*;
 
-use crate::convert::{opt_int, robj_json, seconds};
+use crate::convert::{opt_int, problems, robj_json, seconds};
 use crate::result::{error, ok, to_r, Error, Kind};
-use cometr_core::{experiment, item, outbox, output, sink};
+use cometr_core::{experiment, item, outbox, output};
 
 // `exp$log_metric()` has an entry point of its own, registered by src/entrypoint.c.
 mod log_metric;
@@ -20,10 +20,13 @@ fn report_list(r: experiment::Report) -> Robj {
         Some(Err(_)) => "".into_robj(),
     };
     let spool = r.spool.map(|p| p.display().to_string()).unwrap_or_default();
+    let (problems, problem_classes) = problems(r.problems);
     ok(list!(
         delivered = r.ok,
         pending = r.pending as f64,
-        problems = r.problems,
+        problems = problems,
+        problem_classes = problem_classes,
+        files = r.files,
         spool = spool,
         archive = archive
     ))
@@ -132,10 +135,10 @@ fn rust_experiment_close(id: i32, timeout: f64, end: bool) -> Robj {
     report_list(experiment::close(id, seconds(timeout), end))
 }
 
-/// Record a file upload (`remote = FALSE`: `source` is a local file) or a remote asset
-/// (`remote = TRUE`: `source` is the URI) with the experiment's sink, after what was
-/// logged before it. `params` and `metadata` are JSON. Only the offline archive writer
-/// records files; an online experiment uploads them over HTTP.
+/// Queue a file upload (`remote = FALSE`: `source` is a local file, copied aside when
+/// small or `copy`, else hashed to be read in place when sent) or a remote asset
+/// (`remote = TRUE`: `source` is the URI). `params` is JSON (the upload's parameters),
+/// `metadata` JSON text or "". The value is whether the sink has problems to report.
 /// @noRd
 #[extendr]
 fn rust_experiment_file(
@@ -145,20 +148,23 @@ fn rust_experiment_file(
     params: &str,
     metadata: &str,
     remote: bool,
+    copy: bool,
 ) -> Robj {
-    let file = sink::FileRecord {
-        source: source.to_string(),
-        remote,
-        upload_type: upload_type.to_string(),
-        params: serde_json::from_str(params).unwrap_or_default(),
-        metadata: serde_json::from_str(metadata).unwrap_or_default(),
-    };
-    to_r(experiment::record_file(id, file).map_err(|m| {
-        error(
-            Kind::Offline,
-            format!("Cannot record in the offline archive: {m}"),
-        )
-    }))
+    let queued = outbox::get(id).ok_or_else(ended).and_then(|s| {
+        let params = serde_json::from_str(params).unwrap_or_default();
+        let file = if remote {
+            item::FileUpload::remote(source, upload_type, params, metadata)
+        } else {
+            item::FileUpload::local(source, upload_type, params, metadata, &s.copy_dir(), copy)
+                .map_err(|m| {
+                    error(Kind::Input, format!("`file` cannot be logged: {m}"))
+                        .with("argument", "file")
+                })?
+        };
+        s.push_file(file);
+        Ok(s.has_problems())
+    });
+    to_r(queued)
 }
 
 /// Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.

@@ -2,7 +2,7 @@
 
 use extendr_api::prelude::*;
 
-use crate::convert::seconds;
+use crate::convert::{problems, seconds};
 use crate::result::{error, fail, ok, Kind};
 use cometr_core::{experiment, spool};
 
@@ -22,14 +22,18 @@ fn rust_spool_list(dir: &str) -> Robj {
 #[extendr]
 fn rust_spool_replay(path: &str, api_key: &str, root: &str, timeout: f64) -> Robj {
     match experiment::replay_spool(std::path::Path::new(path), api_key, root, seconds(timeout)) {
-        Ok(r) => ok(list!(
-            delivered = r.ok,
-            experiment_key = r.experiment_key,
-            root = r.root,
-            items = r.items as f64,
-            pending = r.pending as f64,
-            problems = r.problems
-        )),
+        Ok(r) => {
+            let (problems, problem_classes) = problems(r.problems);
+            ok(list!(
+                delivered = r.ok,
+                experiment_key = r.experiment_key,
+                root = r.root,
+                items = r.items as f64,
+                pending = r.pending as f64,
+                problems = problems,
+                problem_classes = problem_classes
+            ))
+        }
         // A file that cannot be read warns in R, and the other files go on.
         Err(m) => fail(error(
             Kind::Spool,

@@ -197,7 +197,7 @@ fn the_outbox_delivers_through_the_sender_across_server_failures() {
     assert!(r.ok && r.pending == 0, "{r:?}");
     assert_eq!(r.problems.len(), 1);
     assert!(
-        r.problems[0].contains("Comet refused data"),
+        r.problems[0].message.contains("Comet refused data"),
         "{:?}",
         r.problems
     );
@@ -208,7 +208,10 @@ fn the_outbox_delivers_through_the_sender_across_server_failures() {
     let r = experiment::close(id, Duration::from_millis(500), true);
     assert!(!r.ok);
     assert_eq!(r.pending, 1);
-    assert!(r.problems.iter().any(|p| p.contains("will retry")), "{r:?}");
+    assert!(
+        r.problems.iter().any(|p| p.message.contains("will retry")),
+        "{r:?}"
+    );
     assert!(r.archive.is_none());
     assert!(outbox::get(id).is_none());
 }

@@ -9,15 +9,12 @@ use std::time::Duration;
 use crate::offline::{self, Archive};
 use crate::outbox::{self, Settings};
 use crate::sender::Sender;
-use crate::sink::FileRecord;
+use crate::sink::Problem;
 use crate::{logging, output, spool};
 
 /// How often an offline run hands its items to the archive writer: the archive is the
 /// run's only copy, and a killed process should lose at most about this much.
 const OFFLINE_INTERVAL: Duration = Duration::from_millis(100);
-
-/// How long recording a file waits for what was logged before it to reach the archive.
-const RECORD_FILE_WAIT: Duration = Duration::from_secs(60);
 
 /// The wait for the server to acknowledge the end of a run: best effort, so never more
 /// than 5 s however long the stop timeout, and at least 0.5 s even with a zero one.
@@ -71,7 +68,9 @@ pub struct Report {
     /// Items not delivered.
     pub pending: usize,
     /// Problems to show the user (drained).
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
+    /// At close: the logged files not delivered, each with where it waits.
+    pub files: Vec<String>,
     /// At close: the spool file kept because items are pending.
     pub spool: Option<PathBuf>,
     /// At close, for a sink that leaves an archive: its path, or why it could not be
@@ -118,12 +117,13 @@ pub fn close(id: i32, timeout: Duration, end: bool) -> Report {
         s.send_end(end_notice_timeout(timeout));
     }
     let pending = s.pending();
+    let files = s.pending_files();
     let mut problems = s.take_problems();
     let spool = s.finish_spool();
     let archive = match s.finish_sink() {
         Ok(path) => path.map(Ok),
         Err(m) => {
-            problems.push(m.clone());
+            problems.push(Problem::delivery(m.clone()));
             ok = false;
             Some(Err(m))
         }
@@ -133,18 +133,10 @@ pub fn close(id: i32, timeout: Duration, end: bool) -> Report {
         ok,
         pending,
         problems,
+        files,
         spool,
         archive,
     }
-}
-
-/// Record a file or link with the sink of experiment `id`, after what was logged
-/// before it (only a sink that records files itself, the offline writer, accepts).
-pub fn record_file(id: i32, file: FileRecord) -> Result<(), String> {
-    let Some(s) = outbox::get(id) else {
-        return Err("the experiment has ended".into());
-    };
-    s.record_file(file, RECORD_FILE_WAIT)
 }
 
 /// What the replay of a spool file achieved.
@@ -156,7 +148,7 @@ pub struct Replayed {
     /// Items the spool held undelivered.
     pub items: usize,
     pub pending: usize,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
 }
 
 /// Deliver what a spool file holds, through a temporary outbox to the online sender.

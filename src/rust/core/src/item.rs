@@ -1,6 +1,8 @@
 //! The logged items that travel from R's `log_*` calls through the outbox to a sink,
 //! and their staged form: numbered, serialised JSON text, grouped by kind.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{json, Value};
 
 /// The kinds of logged items; within a kind, items are delivered in the order logged.
@@ -10,6 +12,7 @@ pub enum Kind {
     Parameter,
     Output,
     Rest,
+    File,
 }
 
 impl Kind {
@@ -19,6 +22,7 @@ impl Kind {
             Kind::Parameter => 'p',
             Kind::Output => 'o',
             Kind::Rest => 'r',
+            Kind::File => 'f',
         }
     }
 
@@ -28,6 +32,7 @@ impl Kind {
             "p" => Some(Kind::Parameter),
             "o" => Some(Kind::Output),
             "r" => Some(Kind::Rest),
+            "f" => Some(Kind::File),
             _ => None,
         }
     }
@@ -82,6 +87,7 @@ pub enum Entry {
     Parameter(Value),
     Output(Value),
     Rest(RestWrite),
+    File(FileUpload),
 }
 
 impl Entry {
@@ -92,7 +98,232 @@ impl Entry {
             Entry::Parameter(v) => (Kind::Parameter, v.to_string()),
             Entry::Output(v) => (Kind::Output, v.to_string()),
             Entry::Rest(w) => (Kind::Rest, w.to_staged()),
+            Entry::File(f) => (Kind::File, f.to_staged()),
         }
+    }
+}
+
+/// Files up to this size are copied aside when logged, so the user may change or delete
+/// them at once; larger ones are read in place when sent, and hashed when logged so
+/// that a change in between is noticed instead of sent.
+pub const COPY_LIMIT: u64 = 10 * 1024 * 1024;
+
+/// A file (or a link to a remote one) logged with the experiment, waiting to be sent.
+/// Its staged form is what the spool keeps, so that `send_spool()` in another process
+/// can still send it: the path of the copy, or the path, size and SHA-256 of the file
+/// to read in place.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FileUpload {
+    /// The file to send (the copy when `copied`), or the URI of a remote asset.
+    pub source: String,
+    /// The path the user gave (for messages); the URI of a remote asset.
+    pub original: String,
+    pub remote: bool,
+    /// `source` is a copy of our own, deleted once the file has been sent.
+    pub copied: bool,
+    /// `asset`, `image`, `git-patch`, ...
+    pub upload_type: String,
+    /// The upload's parameters (step, overwrite, context, fileName, ...), a JSON object.
+    pub params: Value,
+    /// Its metadata as JSON text, or "" for none (kept as text: re-encoding would
+    /// reorder its keys).
+    pub metadata: String,
+    /// For a file read in place: its size and SHA-256 when it was logged.
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Why a logged file is not sent.
+#[derive(Debug, PartialEq)]
+pub enum FileProblem {
+    /// It changed after it was logged (its bytes now are not those logged).
+    Changed(String),
+    /// It (or its copy) is gone or unreadable.
+    Missing(String),
+}
+
+impl FileUpload {
+    /// A file to upload: copied into `copy_dir` when small (or `always_copy`), else
+    /// hashed to be read in place later. Errors name what is wrong with the file.
+    pub fn local(
+        path: &str,
+        upload_type: &str,
+        params: Value,
+        metadata: &str,
+        copy_dir: &Path,
+        always_copy: bool,
+    ) -> Result<FileUpload, String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("{path} is not a file"));
+        }
+        let mut up = FileUpload {
+            source: path.to_string(),
+            original: path.to_string(),
+            upload_type: upload_type.to_string(),
+            params,
+            metadata: metadata.to_string(),
+            size: meta.len(),
+            ..FileUpload::default()
+        };
+        if always_copy || meta.len() <= COPY_LIMIT {
+            // One folder per copy keeps the file's own name, which the upload carries.
+            let dir = copy_dir.join(crate::new_id());
+            crate::offline::create_private_dir(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let name = Path::new(path)
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_else(|| "file".into());
+            let dest = dir.join(name);
+            if let Err(e) = std::fs::copy(path, &dest) {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(format!("cannot copy {path} to {}: {e}", dir.display()));
+            }
+            up.source = dest.display().to_string();
+            up.copied = true;
+        } else {
+            up.sha256 = crate::transfer::sha256_file(path)?;
+        }
+        Ok(up)
+    }
+
+    /// A link to a remote asset.
+    pub fn remote(uri: &str, upload_type: &str, params: Value, metadata: &str) -> FileUpload {
+        FileUpload {
+            source: uri.to_string(),
+            original: uri.to_string(),
+            remote: true,
+            upload_type: upload_type.to_string(),
+            params,
+            metadata: metadata.to_string(),
+            ..FileUpload::default()
+        }
+    }
+
+    pub fn to_staged(&self) -> String {
+        json!({
+            "source": self.source, "original": self.original, "remote": self.remote,
+            "copied": self.copied, "type": self.upload_type, "params": self.params,
+            "metadata": self.metadata, "size": self.size, "sha256": self.sha256
+        })
+        .to_string()
+    }
+
+    pub fn from_staged(json: &str) -> FileUpload {
+        let v: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+        let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+        FileUpload {
+            source: s("source"),
+            original: s("original"),
+            remote: v["remote"].as_bool().unwrap_or(false),
+            copied: v["copied"].as_bool().unwrap_or(false),
+            upload_type: s("type"),
+            params: if v["params"].is_object() {
+                v["params"].clone()
+            } else {
+                json!({})
+            },
+            metadata: s("metadata"),
+            size: v["size"].as_u64().unwrap_or(0),
+            sha256: s("sha256"),
+        }
+    }
+
+    /// The asset's name, for messages.
+    pub fn name(&self) -> String {
+        self.params["fileName"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| {
+                Path::new(&self.original)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| self.original.clone())
+            })
+    }
+
+    /// Where the file waits, for messages about what was not delivered.
+    pub fn whereabouts(&self) -> String {
+        if self.remote {
+            format!("link {}", self.source)
+        } else if self.copied {
+            format!("{} (copied to {})", self.original, self.source)
+        } else {
+            format!("{} (read in place when sent)", self.original)
+        }
+    }
+
+    /// Check, just before sending, that the bytes to send are those logged. Hashing a
+    /// large file takes a while: call from a thread that may block.
+    pub fn verify(&self) -> Result<(), FileProblem> {
+        if self.remote {
+            return Ok(());
+        }
+        let meta = match std::fs::metadata(&self.source) {
+            Ok(m) if m.is_file() => m,
+            _ if self.copied => {
+                return Err(FileProblem::Missing(format!(
+                    "the copy of {} made when it was logged is gone ({}); it was not sent",
+                    self.original, self.source
+                )))
+            }
+            _ => {
+                return Err(FileProblem::Missing(format!(
+                    "{} was removed after it was logged, before it could be sent",
+                    self.original
+                )))
+            }
+        };
+        if self.copied {
+            return Ok(());
+        }
+        let same = meta.len() == self.size
+            && crate::transfer::sha256_file(&self.source).is_ok_and(|h| h == self.sha256);
+        if same {
+            Ok(())
+        } else {
+            Err(FileProblem::Changed(format!(
+                "{} changed after it was logged as asset '{}' and before it could be sent; \
+                 its new content was not sent (log it again to send it)",
+                self.original,
+                self.name()
+            )))
+        }
+    }
+
+    /// Remove our copy once the file has been sent (or will never be).
+    pub fn discard_copy(&self) {
+        if self.copied {
+            let p = PathBuf::from(&self.source);
+            let _ = std::fs::remove_file(&p);
+            if let Some(dir) = p.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+
+    /// The upload's parameters as query-string pairs: numbers that are whole without
+    /// a decimal point or exponent (JSON from R may say `1e+05`), logicals as
+    /// `true`/`false`, nulls left out.
+    pub fn query(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Value::Object(m) = &self.params {
+            for (k, v) in m {
+                let s = match v {
+                    Value::Null => continue,
+                    Value::String(x) => x.clone(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Number(n) => match n.as_f64() {
+                        Some(f) if f == f.trunc() && f.abs() < 9.0e15 => format!("{}", f as i64),
+                        _ => n.to_string(),
+                    },
+                    other => other.to_string(),
+                };
+                out.push((k.clone(), s));
+            }
+        }
+        out
     }
 }
 
@@ -132,8 +363,75 @@ mod tests {
             body: "{\"addedTags\":[\"a\"]}".into(),
         };
         assert_eq!(RestWrite::from_staged(&w.to_staged()), w);
-        for k in [Kind::Metric, Kind::Parameter, Kind::Output, Kind::Rest] {
+        for k in [
+            Kind::Metric,
+            Kind::Parameter,
+            Kind::Output,
+            Kind::Rest,
+            Kind::File,
+        ] {
             assert_eq!(Kind::from_tag(&k.tag().to_string()), Some(k));
         }
+    }
+
+    fn temp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("cometr-item-{}", crate::new_id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_small_file_is_copied_and_survives_changes_to_the_original() {
+        let d = temp();
+        let f = d.join("a.txt");
+        std::fs::write(&f, "one").unwrap();
+        let up = FileUpload::local(
+            f.to_str().unwrap(),
+            "asset",
+            json!({"fileName": "a.txt", "step": 100000.0, "overwrite": true, "context": null}),
+            "{\"b\":1,\"a\":2}",
+            &d.join("copies"),
+            false,
+        )
+        .unwrap();
+        assert!(up.copied && up.source.ends_with("a.txt") && up.source != up.original);
+        std::fs::write(&f, "changed").unwrap();
+        let again = FileUpload::from_staged(&up.to_staged());
+        assert_eq!(again, up);
+        assert_eq!(again.verify(), Ok(()));
+        assert_eq!(std::fs::read_to_string(&again.source).unwrap(), "one");
+        let mut q = again.query();
+        q.sort();
+        assert_eq!(
+            q,
+            vec![
+                ("fileName".to_string(), "a.txt".to_string()),
+                ("overwrite".to_string(), "true".to_string()),
+                ("step".to_string(), "100000".to_string())
+            ]
+        );
+        again.discard_copy();
+        assert!(!Path::new(&again.source).exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_large_file_read_in_place_is_checked_for_changes() {
+        let d = temp();
+        let f = d.join("big.bin");
+        std::fs::write(&f, vec![7u8; (COPY_LIMIT + 1) as usize]).unwrap();
+        let path = f.to_str().unwrap();
+        let up = FileUpload::local(path, "asset", json!({}), "", &d, false).unwrap();
+        assert!(!up.copied && up.source == path && up.sha256.len() == 64);
+        assert_eq!(up.verify(), Ok(()));
+        // Same size, other bytes.
+        let mut bytes = std::fs::read(&f).unwrap();
+        bytes[10] = 8;
+        std::fs::write(&f, &bytes).unwrap();
+        assert!(matches!(up.verify(), Err(FileProblem::Changed(m)) if m.contains("big.bin")));
+        std::fs::remove_file(&f).unwrap();
+        assert!(matches!(up.verify(), Err(FileProblem::Missing(_))));
+        assert!(FileUpload::local(path, "asset", json!({}), "", &d, false).is_err());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

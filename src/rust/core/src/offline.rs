@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::http::Request;
-use crate::item::{Kind, RestWrite};
-use crate::sink::{BoxFuture, Delivery, FileRecord, Sink};
+use crate::item::{FileUpload, Kind, RestWrite};
+use crate::sink::{self, BoxFuture, Delivery, Sink};
 use crate::{new_id, now_ms, retry};
 
 pub const MESSAGES: &str = "messages.json";
@@ -331,6 +331,38 @@ impl Writer {
         self.sync(false)
     }
 
+    /// Record a logged file (copied into the run folder) or link, with the parameters
+    /// Comet's format gives them: the type apart, `overwrite` always present.
+    pub fn add_upload(&mut self, f: &FileUpload) -> Result<(), String> {
+        let mut params = match &f.params {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        params.remove("type");
+        let overwrite = params.get("overwrite").and_then(|v| v.as_bool()) == Some(true);
+        params.insert("overwrite".into(), json!(overwrite));
+        if f.upload_type == "git-patch" {
+            params.insert("fileName".into(), json!("git_diff.patch"));
+            params.insert("overwrite".into(), json!(true));
+        }
+        let metadata = serde_json::from_str(&f.metadata).unwrap_or(json!({}));
+        let upload_type = if f.upload_type.is_empty() {
+            "asset"
+        } else {
+            &f.upload_type
+        };
+        if f.remote {
+            self.add_remote(&f.source, upload_type, Value::Object(params), metadata)
+        } else {
+            self.add_file(
+                Path::new(&f.source),
+                upload_type,
+                Value::Object(params),
+                metadata,
+            )
+        }
+    }
+
     /// Write the final experiment.json and zip the run folder. Returns the archive.
     pub fn finish(&mut self) -> Result<PathBuf, String> {
         if let Some(p) = &self.finished {
@@ -366,22 +398,21 @@ impl Sink for Archive {
         _deadline: Instant,
     ) -> BoxFuture<'a, Delivery> {
         // A local file: written at once, nothing to wait for or retry.
-        let result = self.writer().record(kind, items);
+        let result = if kind == Kind::File {
+            let f = FileUpload::from_staged(items.first().map(|(_, j)| j.as_str()).unwrap_or(""));
+            if let Err(p) = f.verify() {
+                return Box::pin(async move { sink::file_problem(p) });
+            }
+            self.writer().add_upload(&f)
+        } else {
+            self.writer().record(kind, items)
+        };
         Box::pin(async move {
             match result {
                 Ok(()) => Delivery::Delivered,
                 Err(e) => Delivery::Refused(format!("cannot write the offline archive: {e}")),
             }
         })
-    }
-
-    fn record_file(&self, f: FileRecord) -> Result<(), String> {
-        let mut w = self.writer();
-        if f.remote {
-            w.add_remote(&f.source, &f.upload_type, f.params, f.metadata)
-        } else {
-            w.add_file(Path::new(&f.source), &f.upload_type, f.params, f.metadata)
-        }
     }
 
     fn finish(&self) -> Result<Option<PathBuf>, String> {

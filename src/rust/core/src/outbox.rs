@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::http;
-use crate::item::{Entry, Kind, MetricPoint, RestWrite};
-use crate::sink::{Delivery, FileRecord, Sink};
+use crate::item::{Entry, FileUpload, Kind, MetricPoint, RestWrite};
+use crate::sink::{Delivery, Problem, Sink};
 use crate::spool;
 
 /// Staged items, numbered and serialised, by kind.
@@ -33,11 +33,16 @@ struct Queues {
     parameters: Vec<(u64, String)>,
     output: Vec<(u64, String)>,
     rest: VecDeque<(u64, String)>,
+    files: VecDeque<(u64, String)>,
 }
 
 impl Queues {
     fn len(&self) -> usize {
-        self.metrics.len() + self.parameters.len() + self.output.len() + self.rest.len()
+        self.metrics.len()
+            + self.parameters.len()
+            + self.output.len()
+            + self.rest.len()
+            + self.files.len()
     }
 
     fn push(&mut self, kind: Kind, seq: u64, json: String) {
@@ -46,6 +51,7 @@ impl Queues {
             Kind::Parameter => self.parameters.push((seq, json)),
             Kind::Output => self.output.push((seq, json)),
             Kind::Rest => self.rest.push_back((seq, json)),
+            Kind::File => self.files.push_back((seq, json)),
         }
     }
 }
@@ -99,7 +105,7 @@ pub struct Outbox {
     closed: AtomicBool,
     output_offset: AtomicU64,
     /// Problems to report to R at its next call (drained on the main thread).
-    problems: Mutex<Vec<String>>,
+    problems: Mutex<Vec<Problem>>,
     has_problems: AtomicBool,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
     worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -125,10 +131,10 @@ pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
         match spool::Writer::create(d, key, &settings.server) {
             Ok(w) => Some(w),
             Err(e) => {
-                problems.push(format!(
+                problems.push(Problem::delivery(format!(
                     "cannot create a spool file in {} ({e}); logged data is kept in memory only",
                     d.display()
-                ));
+                )));
                 None
             }
         }
@@ -182,10 +188,14 @@ pub fn forget(id: i32) {
 
 impl Outbox {
     fn note_problem(&self, msg: String) {
+        self.note(Problem::delivery(msg));
+    }
+
+    fn note(&self, problem: Problem) {
         if let Ok(mut p) = self.problems.lock() {
             // Bounded: a long outage must not grow this without limit.
             if p.len() < 100 {
-                p.push(msg);
+                p.push(problem);
             }
         }
         self.has_problems.store(true, Ordering::Release);
@@ -195,7 +205,7 @@ impl Outbox {
         self.has_problems.load(Ordering::Acquire)
     }
 
-    pub fn take_problems(&self) -> Vec<String> {
+    pub fn take_problems(&self) -> Vec<Problem> {
         self.has_problems.store(false, Ordering::Release);
         self.problems
             .lock()
@@ -229,6 +239,41 @@ impl Outbox {
 
     pub fn push_rest(&self, w: RestWrite) {
         self.push(Entry::Rest(w));
+    }
+
+    /// Queue a file logged with the experiment (prepared by `FileUpload::local` in
+    /// `copy_dir()`, or a remote link).
+    pub fn push_file(&self, f: FileUpload) {
+        self.push(Entry::File(f));
+    }
+
+    /// Where small logged files are copied until they are sent: beside the spool file
+    /// (so that `send_spool()` finds them after a crash), else in the temporary folder.
+    pub fn copy_dir(&self) -> std::path::PathBuf {
+        match &self.settings.spool_dir {
+            Some(d) => d.join("files"),
+            None => std::env::temp_dir().join("cometr-files"),
+        }
+    }
+
+    /// The logged files not sent yet, each with where it waits (for the message of a
+    /// stop that could not deliver everything).
+    pub fn pending_files(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Ok(q) = self.queues.lock() {
+            out.extend(
+                q.files
+                    .iter()
+                    .map(|(_, j)| FileUpload::from_staged(j).whereabouts()),
+            );
+        }
+        if let Ok(q) = self.incoming.lock() {
+            out.extend(q.iter().filter_map(|e| match e {
+                Entry::File(f) => Some(f.whereabouts()),
+                _ => None,
+            }));
+        }
+        out
     }
 
     pub fn push_output(&self, line: &str, stderr: bool) {
@@ -356,6 +401,10 @@ impl Outbox {
                 self.note_problem(m);
                 false
             }
+            Delivery::Withheld(p) => {
+                self.note(p);
+                true
+            }
         }
     }
 
@@ -365,18 +414,25 @@ impl Outbox {
         let _guard = self.send_lock.lock().await;
         self.stage();
         let max = self.settings.max_request_items.max(1);
-        // Metrics, parameters and output go in batches; REST writes one by one, in order.
+        // Metrics, parameters and output go in batches; REST writes and files one by one,
+        // in order.
         loop {
             self.unspill();
-            let (metrics, params, output, rest) = {
+            let (metrics, params, output, rest, file) = {
                 let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
                 let m = take(&mut q.metrics, max);
                 let p = take(&mut q.parameters, max);
                 let o = take(&mut q.output, max);
                 let r = q.rest.pop_front();
-                (m, p, o, r)
+                let f = q.files.pop_front();
+                (m, p, o, r, f)
             };
-            if metrics.is_empty() && params.is_empty() && output.is_empty() && rest.is_none() {
+            if metrics.is_empty()
+                && params.is_empty()
+                && output.is_empty()
+                && rest.is_none()
+                && file.is_none()
+            {
                 return true;
             }
             let mut ok = true;
@@ -411,6 +467,19 @@ impl Outbox {
                 } else {
                     let [write] = one;
                     self.requeue(|q| q.rest.push_front(write));
+                    ok = false;
+                }
+            }
+            if let Some(upload) = file {
+                let seq = upload.0;
+                let one = [upload];
+                if self.deliver(Kind::File, &one, deadline).await {
+                    self.ack(Kind::File, seq);
+                    // Sent, or never to be sent: our copy is no longer needed.
+                    FileUpload::from_staged(&one[0].1).discard_copy();
+                } else {
+                    let [upload] = one;
+                    self.requeue(|q| q.files.push_front(upload));
                     ok = false;
                 }
             }
@@ -497,12 +566,6 @@ impl Outbox {
     /// Tell the server the run has ended (best effort, bounded by `timeout`).
     pub fn send_end(&self, timeout: Duration) -> bool {
         http::block_on(self.sink.end(timeout))
-    }
-
-    /// Record a file with the sink, after everything logged before it.
-    pub fn record_file(&self, file: FileRecord, timeout: Duration) -> Result<(), String> {
-        self.flush_blocking(timeout);
-        self.sink.record_file(file)
     }
 
     /// What the sink leaves behind once everything has been handed over.

@@ -1,15 +1,16 @@
 //! The online sink: sends an experiment's batches to Comet's clientlib batch endpoints
-//! (gzip-compressed) and its REST writes one by one, through the one retry loop of
-//! `retry.rs`, and keeps the run marked alive with heartbeats.
+//! (gzip-compressed), its REST writes and logged files (multipart uploads) one by one,
+//! through the one retry loop of `retry.rs`, and keeps the run marked alive with
+//! heartbeats.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::http::{self, Request};
-use crate::item::{Kind, RestWrite};
+use crate::http::{self, Failure, Request};
+use crate::item::{FileUpload, Kind, RestWrite};
 use crate::retry::{self, Outcome};
-use crate::sink::{BoxFuture, Delivery, Sink};
+use crate::sink::{self, BoxFuture, Delivery, Sink};
 
 pub struct Sender {
     key: String,
@@ -38,6 +39,35 @@ impl Sender {
             api_key: self.api_key.clone(),
             json_body: Some(body),
             gzip_body: gzip,
+            ..Default::default()
+        }
+    }
+
+    /// The multipart upload of a logged file or link, as `upload_asset()`,
+    /// `log_remote_asset()` and the git patch send it.
+    fn file_request(&self, f: &FileUpload) -> Request {
+        let mut query = vec![("experimentKey".to_string(), self.key.clone())];
+        let endpoint = if f.upload_type == "git-patch" {
+            "write/experiment/git/patch"
+        } else {
+            query.extend(f.query());
+            "write/experiment/upload-asset"
+        };
+        let mut form = Vec::new();
+        if f.remote {
+            form.push(("link".to_string(), f.source.clone()));
+        }
+        if !f.metadata.is_empty() {
+            form.push(("metadata".to_string(), f.metadata.clone()));
+        }
+        Request {
+            method: "POST".into(),
+            url: format!("{}/api/rest/v2/{endpoint}", self.root),
+            api_key: self.api_key.clone(),
+            query,
+            multipart: true,
+            file_part: (!f.remote).then(|| f.source.clone()),
+            form,
             ..Default::default()
         }
     }
@@ -109,7 +139,24 @@ impl Sink for Sender {
         deadline: Instant,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
-            let req = self.batch_request(kind, items);
+            let (req, what) = if kind == Kind::File {
+                let first = items.first().map(|(_, j)| j.as_str()).unwrap_or("");
+                let f = FileUpload::from_staged(first);
+                // Hashing a large file blocks: off the runtime's few threads.
+                let checked = {
+                    let f = f.clone();
+                    tokio::task::spawn_blocking(move || f.verify()).await
+                };
+                match checked {
+                    Ok(Ok(())) => {}
+                    Ok(Err(p)) => return sink::file_problem(p),
+                    Err(e) => return Delivery::Later(format!("cannot check {}: {e}", f.original)),
+                }
+                let what = format!("the file {} (asset '{}')", f.original, f.name());
+                (self.file_request(&f), what)
+            } else {
+                (self.batch_request(kind, items), "data".to_string())
+            };
             let result = retry::send_until(&req, deadline).await;
             match &result {
                 Ok(r) if (200..300).contains(&r.status) => Delivery::Delivered,
@@ -123,18 +170,22 @@ impl Sink for Sender {
                     );
                     if Outcome::of(&result).is_transient() {
                         Delivery::Later(format!(
-                            "could not send data for experiment {} yet (will retry): {why}",
+                            "could not send {what} for experiment {} yet (will retry): {why}",
                             self.key
                         ))
                     } else {
                         Delivery::Refused(format!(
-                            "Comet refused data for experiment {}: {why}",
+                            "Comet refused {what} for experiment {}: {why}",
                             self.key
                         ))
                     }
                 }
+                // A file that cannot be read now will not be readable on a retry either.
+                Err(e @ Failure::Input(_)) => {
+                    Delivery::Refused(format!("cannot send {what}: {}", e.message()))
+                }
                 Err(e) => Delivery::Later(format!(
-                    "could not send data for experiment {} yet (will retry): {}",
+                    "could not send {what} for experiment {} yet (will retry): {}",
                     self.key,
                     e.message()
                 )),

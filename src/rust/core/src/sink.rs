@@ -8,8 +8,6 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::item::Kind;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -22,22 +20,44 @@ pub enum Delivery {
     Refused(String),
     /// Not delivered before the deadline: the batch stays queued. The message says why.
     Later(String),
+    /// Not sent, on purpose, and not offered again: a logged file changed before it
+    /// could be sent.
+    Withheld(Problem),
 }
 
-/// A file or link logged with the experiment, for a sink that records them itself.
-#[derive(Debug, Clone)]
-pub struct FileRecord {
-    /// A local file to copy, or the URI of a remote asset.
-    pub source: String,
-    pub remote: bool,
-    pub upload_type: String,
-    pub params: Value,
-    pub metadata: Value,
+/// Something to tell the user at R's next call, with the kind of warning it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// `delivery` for data not (yet) delivered; `file_changed` for a logged file whose
+    /// bytes changed before it could be sent.
+    pub class: &'static str,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn delivery(message: String) -> Problem {
+        Problem {
+            class: "delivery",
+            message,
+        }
+    }
+}
+
+/// What became of a logged file the sink was handed: delivered, or the problem that
+/// keeps it from being sent (it is then not offered again).
+pub fn file_problem(p: crate::item::FileProblem) -> Delivery {
+    match p {
+        crate::item::FileProblem::Changed(m) => Delivery::Withheld(Problem {
+            class: "file_changed",
+            message: m,
+        }),
+        crate::item::FileProblem::Missing(m) => Delivery::Refused(m),
+    }
 }
 
 pub trait Sink: Send + Sync {
     /// Deliver a batch of staged items of one kind, in order (each is JSON text), trying
-    /// until `deadline`. REST writes come one at a time.
+    /// until `deadline`. REST writes and files (`item::FileUpload`) come one at a time.
     fn deliver<'a>(
         &'a self,
         kind: Kind,
@@ -54,12 +74,6 @@ pub trait Sink: Send + Sync {
     /// Tell the server the run has ended; true once it knows (or nobody needs to).
     fn end(&self, _timeout: Duration) -> BoxFuture<'_, bool> {
         Box::pin(async { true })
-    }
-
-    /// Record a file or link logged with the experiment, after everything logged
-    /// before it.
-    fn record_file(&self, _file: FileRecord) -> Result<(), String> {
-        Err("files of an online experiment are uploaded directly, not through its outbox".into())
     }
 
     /// Called once everything has been handed over: what the sink leaves behind (the
