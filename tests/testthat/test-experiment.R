@@ -306,6 +306,109 @@ test_that("a memory bound spills to the spool and everything still arrives in or
   expect_identical(vapply(m, function(x) as.numeric(x$step), 0), as.numeric(1:5000))
 })
 
+# Uploads are queued like every other write: they never wait for the server.
+
+# A binary file of `size` random bytes; returns its path and bytes.
+random_file <- function(size, env = parent.frame()) {
+  path <- withr::local_tempfile(fileext = ".bin", .local_envir = env)
+  bytes <- as.raw(sample.int(256L, size, replace = TRUE) - 1L)
+  writeBin(bytes, path)
+  list(path = path, bytes = bytes)
+}
+
+asset_bytes <- function(exp, name) {
+  assets <- exp$get_asset_list()$assets
+  hit <- assets[values_of(assets, "fileName") == name]
+  if (length(hit) != 1L) return(NULL)
+  exp$get_asset(hit[[1]]$assetId)
+}
+
+test_that("upload_asset() returns at once while the server is down or stalled, and the bytes arrive", {
+  srv <- local_test_server()
+  withr::local_options(cometr.batch_interval = 0.1)
+  exp <- new_test_experiment()
+  down <- random_file(2 * 2^20)
+  stalled <- random_file(1000)
+  srv$set_faults(list(down_for = 3, paths = "upload-asset"))
+  took <- system.time(exp$upload_asset(down$path, name = "down.bin"))[["elapsed"]]
+  expect_lt(took, 1)
+  expect_lt(system.time(exp$log_remote_asset("s3://bucket/later.dat"))[["elapsed"]], 1)
+  # A small file is copied aside: what was logged is sent, whatever happens to it after.
+  writeBin(as.raw(1:10), down$path)
+  expect_identical(asset_bytes(exp, "down.bin"), down$bytes)
+  expect_true(exp$get_asset_list()$assets[[match("later.dat",
+    values_of(exp$get_asset_list()$assets, "fileName"))]]$remote)
+  srv$set_faults(list(latency_ms = 3000, paths = "upload-asset"))
+  took <- system.time(exp$upload_asset(stalled$path, name = "stalled.bin"))[["elapsed"]]
+  expect_lt(took, 1)
+  srv$set_faults(NULL)
+  expect_identical(asset_bytes(exp, "stalled.bin"), stalled$bytes)
+  expect_length(exp$get_asset_list()$assets, 3)
+})
+
+test_that("a large file changed between upload_asset() and its sending is reported, not sent", {
+  srv <- local_test_server()
+  withr::local_options(cometr.batch_interval = 0.1)
+  exp <- new_test_experiment()
+  big <- random_file(10 * 2^20 + 1)
+  srv$set_faults(list(down_for = 2, paths = "upload-asset"))
+  exp$upload_asset(big$path, name = "big.bin")
+  changed <- big$bytes
+  changed[1] <- as.raw(255L - as.integer(changed[1]))
+  writeBin(changed, big$path)
+  expect_warning(assets <- exp$get_asset_list()$assets, basename(big$path), fixed = TRUE,
+                 class = "cometr_file_changed_warning")
+  expect_length(assets, 0)
+  # Logged again, the new content goes.
+  exp$upload_asset(big$path, name = "big.bin")
+  expect_identical(asset_bytes(exp, "big.bin"), changed)
+})
+
+test_that("an upload the server refuses warns at a later call; input errors are raised at once", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  f <- withr::local_tempfile(lines = "refused", fileext = ".txt")
+  srv$inject_fault("write/experiment/upload-asset", 400L,
+                   body = '{"msg":"asset refused","code":400}')
+  expect_no_error(exp$upload_asset(f))
+  expect_warning(exp$get_asset_list(), "asset refused", class = "cometr_delivery_warning")
+  expect_error(exp$upload_asset(file.path(tempdir(), "no-such-file")), "file",
+               class = "cometr_input_error")
+  expect_error(exp$upload_asset(f, step = "x"), "step", class = "cometr_input_error")
+  expect_error(exp$log_remote_asset(NA_character_), "uri", class = "cometr_input_error")
+})
+
+test_that("stop() says which uploads it could not deliver and where they wait", {
+  srv <- local_test_server()
+  spool <- withr::local_tempdir()
+  withr::local_options(cometr.stop_timeout = 1, cometr.spool_dir = spool,
+                       cometr.batch_interval = 0.1)
+  exp <- new_test_experiment()
+  f <- withr::local_tempfile(lines = "kept", fileext = ".txt")
+  srv$set_faults(list(error_rate = 1, paths = "upload-asset"))
+  exp$upload_asset(f, name = "kept.txt")
+  seen <- list()
+  withCallingHandlers(exp$stop(), cometr_delivery_warning = function(w) {
+    seen[[length(seen) + 1L]] <<- w
+    invokeRestart("muffleWarning")
+  })
+  # The retries' last failure, then what stop() left behind.
+  expect_match(conditionMessage(seen[[1]]), "HTTP 503", fixed = TRUE)
+  w <- seen[[length(seen)]]
+  expect_match(conditionMessage(w), "could not be delivered", fixed = TRUE)
+  expect_match(conditionMessage(w), f, fixed = TRUE)
+  expect_match(conditionMessage(w), file.path(spool, "files"), fixed = TRUE)
+  expect_match(conditionMessage(w), "send_spool()", fixed = TRUE)
+  expect_identical(dirname(w$spool), normalizePath(spool))
+  srv$set_faults(NULL)
+  out <- suppressMessages(send_spool(w$spool))
+  expect_true(out$delivered)
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  withr::defer(again$stop())
+  expect_identical(asset_bytes(again, "kept.txt"), "kept\n")
+  expect_length(list.files(file.path(spool, "files"), recursive = TRUE), 0)
+})
+
 test_that("an experiment prints its URL", {
   srv <- local_test_server()
   exp <- new_test_experiment()

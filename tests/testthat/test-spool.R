@@ -79,6 +79,57 @@ test_that("after a SIGKILL the spool holds what was logged and send_spool() deli
                    as.numeric(1:5000))
 })
 
+test_that("an upload queued when R is killed stays in the spool and send_spool() sends it once", {
+  skip_on_os("windows")
+  srv <- local_test_server()
+  srv$set_faults(list(down_for = 600, paths = "upload-asset"))
+  spool <- withr::local_tempdir()
+  asset <- withr::local_tempfile(fileext = ".bin")
+  bytes <- as.raw(sample.int(256L, 300000, replace = TRUE) - 1L)
+  writeBin(bytes, asset)
+  ready <- tempfile()
+  script <- tempfile(fileext = ".R")
+  writeLines(c(
+    "library(cometr)",
+    sprintf("options(cometr.spool_dir = '%s', cometr.batch_interval = 0.1)", spool),
+    "exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,",
+    "                         log_output = FALSE, keep_active = FALSE)",
+    sprintf("exp$upload_asset('%s', name = 'killed.bin')", asset),
+    "Sys.sleep(0.5)",
+    sprintf("writeLines(exp$get_key(), '%s')", ready),
+    "Sys.sleep(600)"
+  ), script)
+  env <- c(paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep)),
+           paste0("COMET_URL_OVERRIDE=", srv$url), "COMET_API_KEY=killed-upload-key",
+           "COMET_WORKSPACE=local", "COMET_PROJECT_NAME=general")
+  pidfile <- tempfile()
+  cmd <- sprintf("env %s %s %s >/dev/null 2>&1 & echo $! > %s",
+                 paste(shQuote(env), collapse = " "),
+                 shQuote(file.path(R.home("bin"), "Rscript")), shQuote(script), shQuote(pidfile))
+  system2("bash", c("-c", shQuote(cmd)))
+  for (i in 1:300) if (file.exists(ready) && length(readLines(ready)) == 1) break else Sys.sleep(0.1)
+  key <- readLines(ready)
+  pid <- as.integer(readLines(pidfile))
+  expect_true(tools::pskill(pid, tools::SIGKILL))
+  Sys.sleep(0.3)
+  # The spool refers to the copy made at upload_asset(): the original may go.
+  files <- list.files(spool, pattern = "\\.spool$", full.names = TRUE)
+  expect_length(files, 1)
+  expect_true(any(startsWith(readLines(files), "f\t")))
+  expect_length(list.files(file.path(spool, "files"), recursive = TRUE), 1)
+  unlink(asset)
+  srv$set_faults(NULL)
+  out <- suppressMessages(send_spool(spool))
+  expect_true(out$delivered)
+  expect_message(send_spool(spool), "No undelivered data")
+  exp <- suppressMessages(get_experiment(key))
+  withr::defer(exp$stop())
+  assets <- exp$get_asset_list()$assets
+  expect_identical(values_of(assets, "fileName"), "killed.bin")
+  expect_identical(exp$get_asset(assets[[1]]$assetId), bytes)
+  expect_length(list.files(file.path(spool, "files"), recursive = TRUE), 0)
+})
+
 test_that("send_spool() checks its arguments, and an unreadable file warns and is skipped", {
   local_isolated_config()
   expect_error(send_spool(timeout = -1), "timeout", class = "cometr_input_error")

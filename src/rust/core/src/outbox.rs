@@ -106,6 +106,9 @@ pub struct Outbox {
     output_offset: AtomicU64,
     /// Problems to report to R at its next call (drained on the main thread).
     problems: Mutex<Vec<Problem>>,
+    /// The logged file being sent (staged form): out of the queues but not delivered,
+    /// so still pending, and still to be named if the run ends first.
+    file_in_flight: Mutex<Option<String>>,
     has_problems: AtomicBool,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
     worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -156,6 +159,7 @@ pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
         closed: AtomicBool::new(false),
         output_offset: AtomicU64::new(0),
         problems: Mutex::new(problems),
+        file_in_flight: Mutex::new(None),
         has_problems: AtomicBool::new(has),
         heartbeat: Mutex::new(None),
         worker: Mutex::new(None),
@@ -218,7 +222,12 @@ impl Outbox {
         let incoming = self.incoming.lock().map(|q| q.len()).unwrap_or(0);
         let staged = self.queues.lock().map(|q| q.len()).unwrap_or(0);
         let spilled = self.staging.lock().map(|s| s.spilled).unwrap_or(0);
-        incoming + staged + spilled
+        let file = self
+            .file_in_flight
+            .lock()
+            .map(|f| usize::from(f.is_some()))
+            .unwrap_or(0);
+        incoming + staged + spilled + file
     }
 
     fn push(&self, e: Entry) -> usize {
@@ -260,6 +269,9 @@ impl Outbox {
     /// stop that could not deliver everything).
     pub fn pending_files(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
+        if let Ok(Some(f)) = self.file_in_flight.lock().as_deref() {
+            out.push(FileUpload::from_staged(f).whereabouts());
+        }
         if let Ok(q) = self.queues.lock() {
             out.extend(
                 q.files
@@ -425,6 +437,10 @@ impl Outbox {
                 let o = take(&mut q.output, max);
                 let r = q.rest.pop_front();
                 let f = q.files.pop_front();
+                // Marked before the queue lock is let go, so it is never counted out.
+                if let Some((_, json)) = &f {
+                    self.set_file_in_flight(Some(json.clone()));
+                }
                 (m, p, o, r, f)
             };
             if metrics.is_empty()
@@ -473,7 +489,9 @@ impl Outbox {
             if let Some(upload) = file {
                 let seq = upload.0;
                 let one = [upload];
-                if self.deliver(Kind::File, &one, deadline).await {
+                let delivered = self.deliver(Kind::File, &one, deadline).await;
+                self.set_file_in_flight(None);
+                if delivered {
                     self.ack(Kind::File, seq);
                     // Sent, or never to be sent: our copy is no longer needed.
                     FileUpload::from_staged(&one[0].1).discard_copy();
@@ -487,6 +505,13 @@ impl Outbox {
                 return false;
             }
         }
+    }
+
+    fn set_file_in_flight(&self, f: Option<String>) {
+        *self
+            .file_in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = f;
     }
 
     fn requeue(&self, f: impl FnOnce(&mut Queues)) {

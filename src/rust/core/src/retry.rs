@@ -119,14 +119,34 @@ pub fn fits(now: Instant, pause: Duration, deadline: Instant) -> bool {
 /// Send `req`, retrying transient failures until the next wait would pass `deadline`.
 /// The last answer or failure is returned as it came, for the caller to judge.
 pub async fn send_until(req: &Request, deadline: Instant) -> Result<Response, Failure> {
+    let unchecked = || async { Ok::<(), std::convert::Infallible>(()) };
+    match send_until_checked(req, deadline, unchecked).await {
+        Ok(result) => result,
+        Err(never) => match never {},
+    }
+}
+
+/// `send_until`, with `check` run before every attempt: its error ends the loop
+/// (`Err`) with no request sent. An upload checks that the file is still the one logged,
+/// since every attempt reads it again.
+pub async fn send_until_checked<F, Fut, E>(
+    req: &Request,
+    deadline: Instant,
+    mut check: F,
+) -> Result<Result<Response, Failure>, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+{
     let mut attempt = 0u32;
     loop {
+        check().await?;
         let result = http::send(req).await;
         let Some(wait) = pause_with(Outcome::of(&result), attempt, random_unit()) else {
-            return result;
+            return Ok(result);
         };
         if !fits(Instant::now(), wait, deadline) {
-            return result;
+            return Ok(result);
         }
         if logging::enabled(Level::Info) {
             let _ = logging::write(

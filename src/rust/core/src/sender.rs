@@ -139,25 +139,31 @@ impl Sink for Sender {
         deadline: Instant,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
-            let (req, what) = if kind == Kind::File {
+            let (req, what, file) = if kind == Kind::File {
                 let first = items.first().map(|(_, j)| j.as_str()).unwrap_or("");
                 let f = FileUpload::from_staged(first);
-                // Hashing a large file blocks: off the runtime's few threads.
-                let checked = {
-                    let f = f.clone();
-                    tokio::task::spawn_blocking(move || f.verify()).await
-                };
-                match checked {
-                    Ok(Ok(())) => {}
-                    Ok(Err(p)) => return sink::file_problem(p),
-                    Err(e) => return Delivery::Later(format!("cannot check {}: {e}", f.original)),
-                }
                 let what = format!("the file {} (asset '{}')", f.original, f.name());
-                (self.file_request(&f), what)
+                (self.file_request(&f), what, Some(f))
             } else {
-                (self.batch_request(kind, items), "data".to_string())
+                (self.batch_request(kind, items), "data".to_string(), None)
             };
-            let result = retry::send_until(&req, deadline).await;
+            // Every attempt reads a file again: check before each that it is still the
+            // one logged (hashing a large file blocks: off the runtime's few threads).
+            let check = || {
+                let f = file.clone();
+                async move {
+                    let Some(f) = f else { return Ok(()) };
+                    match tokio::task::spawn_blocking(move || f.verify()).await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(p)) => Err(sink::file_problem(p)),
+                        Err(e) => Err(Delivery::Later(format!("cannot check the file: {e}"))),
+                    }
+                }
+            };
+            let result = match retry::send_until_checked(&req, deadline, check).await {
+                Ok(result) => result,
+                Err(d) => return d,
+            };
             match &result {
                 Ok(r) if (200..300).contains(&r.status) => Delivery::Delivered,
                 Ok(r) => {
