@@ -50,6 +50,30 @@ echo "* vendoring crates"
   exit 1
 }
 
+# CRAN asks packages to name the authors and licenses of the code they bundle.
+echo "* listing the vendored crates in inst/AUTHORS"
+(cd "$RUST" && cargo metadata --format-version 1 --locked --offline) >"$WORK/metadata.json"
+cat >"$WORK/authors.R" <<'RCODE'
+args <- commandArgs(TRUE)
+`%||%` <- function(x, y) if (is.null(x)) y else x
+meta <- jsonlite::fromJSON(args[1], simplifyVector = FALSE)
+crates <- Filter(function(p) !(p$id %in% unlist(meta$workspace_members)), meta$packages)
+crates <- crates[order(vapply(crates, function(p) paste(p$name, p$version), ""))]
+line <- function(p) {
+  authors <- paste(unlist(p$authors), collapse = ", ")
+  if (!nzchar(authors)) authors <- "the authors named in the crate's repository"
+  sprintf("- %s %s (%s): %s", p$name, p$version, p$license %||% "see the crate", authors)
+}
+dir.create(dirname(args[2]), showWarnings = FALSE)
+writeLines(c(
+  "The source package bundles these Rust crates in src/rust/vendor.tar.xz. Their authors",
+  "hold the copyright; each crate's license is given in parentheses, and its full text",
+  "is in the crate's folder in that archive.",
+  "", vapply(crates, line, "")
+), args[2])
+RCODE
+Rscript "$WORK/authors.R" "$WORK/metadata.json" "$STAGE/inst/AUTHORS"
+
 # Windows import libraries are only needed for the one Windows target the package
 # builds for (x86_64-pc-windows-gnu, src/Makevars.win); the others' are dropped, with
 # their file checksums, which cargo would otherwise verify.
