@@ -6,6 +6,12 @@
 #' no network. Records are kept in SQLite and asset files on disk under `dir`.
 #' Workspaces and projects are created the first time a client names them.
 #'
+#' The server answers only requests addressed to its own host and port, refuses
+#' browsers' cross-origin requests, takes writes only by POST with a JSON or
+#' multipart body, and bounds what one client may send: JSON bodies of 256 MiB
+#' (also once gunzipped), uploads of 4 GiB, 30 s to send a request or to stay
+#' idle, and 512 connections at once.
+#'
 #' @param dir Folder for the server's data. `NULL` keeps it in a temporary folder
 #'   that lasts as long as the R session; a given folder persists across
 #'   restarts.

@@ -6,13 +6,16 @@
 //! to it. Records live in SQLite, asset bytes in plain files.
 //!
 //! Layers, each using only those below it:
-//! `lifecycle` (start, stop, registry) → `service` (HTTP front: faults, keys) →
+//! `lifecycle` (start, stop, registry, accept loop) → `service` (HTTP front: faults,
+//! `trust` checks, keys) →
 //! `request` (parsing) → `router` → `handlers` (return data) → `store` (schema and
 //! queries); `reply` formats what handlers return; `error`, `util` serve all.
 
 pub mod chaos;
 mod error;
 mod handlers;
+#[cfg(test)]
+mod http_tests;
 mod lifecycle;
 mod reply;
 mod request;
@@ -22,9 +25,11 @@ mod state;
 mod store;
 #[cfg(test)]
 mod testing;
+mod trust;
 mod util;
 
 pub use lifecycle::{
-    add_fault, recent_requests, set_chaos, set_heartbeat, start, stop, wait_for_shutdown_signal,
+    add_fault, recent_requests, set_chaos, set_heartbeat, start, start_with, stop,
+    wait_for_shutdown_signal,
 };
-pub use state::Fault;
+pub use state::{Fault, Limits};

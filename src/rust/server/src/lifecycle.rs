@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::chaos;
 use crate::service;
-use crate::state::{Fault, State};
+use crate::state::{Fault, Limits, State};
 use crate::store::Store;
 
 /// Keep SIGPIPE off this thread: a client that hangs up must never reach the embedding
@@ -101,6 +101,17 @@ pub fn start(
     port: u16,
     api_key: Option<String>,
 ) -> Result<(i32, u16), String> {
+    start_with(dir, host, port, api_key, Limits::default())
+}
+
+/// [`start`] with other limits than the defaults (tests use short timeouts).
+pub fn start_with(
+    dir: PathBuf,
+    host: &str,
+    port: u16,
+    api_key: Option<String>,
+    limits: Limits,
+) -> Result<(i32, u16), String> {
     let addr = resolve(host, port)?;
     if api_key.is_none() && !addr.ip().is_loopback() {
         return Err(format!(
@@ -125,18 +136,21 @@ pub fn start(
     } else {
         bound.ip().to_string()
     };
-    let state = Arc::new(State::new(
-        store,
-        api_key,
-        format!("http://{shown_host}:{}", bound.port()),
-    ));
+    // A server bound to every address has a key (see above); its clients may know the
+    // machine by any name.
+    let any_host = bound.ip().is_unspecified();
+    let state = Arc::new(
+        State::new(
+            store,
+            api_key,
+            format!("http://{shown_host}:{}", bound.port()),
+        )
+        .with_hosts(&[host], any_host)
+        .with_limits(limits),
+    );
     let kept = state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-        let st = state.clone();
-        async move { service::handle(st, req).await }
-    });
     let rt = runtime();
     let listener = {
         let _guard = rt.enter();
@@ -144,11 +158,7 @@ pub fn start(
             .map_err(|e| format!("cannot register the listener: {e}"))?
     };
     rt.spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        serve_connections(listener, state, rx).await;
         let _ = done_tx.send(());
     });
     let id = {
@@ -168,6 +178,78 @@ pub fn start(
             },
         ));
     Ok((id, bound.port()))
+}
+
+/// What a connection beyond the cap is told before it is closed: busy, try again.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
+Content-Type: application/json\r\nContent-Length: 61\r\n\r\n\
+{\"msg\":\"too many connections to the local server\",\"code\":503}";
+
+/// Accept connections until `shutdown`, serving each over HTTP/1.1 within the state's
+/// limits: at most `connections` at once (more are answered 503 and closed), and each
+/// closed when its request head takes longer than `idle_timeout` or it stays idle that
+/// long between requests. On shutdown, requests in progress finish first.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    let cap = state.limits.connections.max(1);
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper's head timer runs from when it waits for a request's head, so it bounds
+    // both a slow head (slowloris) and an idle kept-alive connection.
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(state.limits.idle_timeout);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors, or a connection reset while queued:
+                    // pause rather than spin, and keep serving.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Beyond the cap: say so and close, without waiting on the client.
+            // (A plain write: the reactor has not seen this socket become writable yet.)
+            if let Ok(stream) = stream.into_std() {
+                use std::io::Write;
+                let _ = (&stream).write(BUSY);
+            }
+            continue;
+        };
+        let st = state.clone();
+        let http = http.clone();
+        let mut stopping = stopping.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
+                let st = st.clone();
+                async move {
+                    let req = req.map(axum::body::Body::new);
+                    Ok::<_, std::convert::Infallible>(service::handle(st, req).await)
+                }
+            });
+            let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stopping.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    let _ = stopping_tx.send(true);
+    // Every connection holds a slot until it ends.
+    let _ = slots.acquire_many(cap as u32).await;
 }
 
 /// Block until the process is asked to end (SIGINT or SIGTERM); used by the

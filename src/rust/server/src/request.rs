@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::state::Limits;
 use crate::util::new_id;
 
 /// The two families of endpoints Comet serves.
@@ -135,40 +137,102 @@ impl Request {
             .filter(|s| !s.is_empty())
     }
 
-    /// Read the body: a multipart form is streamed to files in `upload_dir`, anything
-    /// else is read whole and gunzipped when it says it is gzip.
-    pub async fn read_body(&mut self, body: Body, upload_dir: PathBuf) -> Result<(), ApiError> {
+    /// Read the body within `limits`: a multipart form is streamed to files in
+    /// `upload_dir`, anything else is read whole and gunzipped when it says it is gzip.
+    pub async fn read_body(
+        &mut self,
+        body: Body,
+        upload_dir: PathBuf,
+        limits: &Limits,
+    ) -> Result<(), ApiError> {
         let content_type = self
             .headers
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        if content_type
+        let multipart = content_type
             .to_ascii_lowercase()
-            .starts_with("multipart/form-data")
-        {
-            let form = read_multipart(upload_dir, &content_type, body)
-                .await
-                .map_err(ApiError::bad_request)?;
+            .starts_with("multipart/form-data");
+        let max = if multipart {
+            limits.upload_body
+        } else {
+            limits.json_body
+        };
+        // Refuse at once what says it is too large, before reading any of it.
+        let declared = self
+            .headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max) {
+            return Err(too_large(max));
+        }
+        if multipart {
+            let form = read_multipart(upload_dir, &content_type, body, limits).await?;
             self.form = Some(form);
             return Ok(());
         }
-        let raw = axum::body::to_bytes(body, usize::MAX)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("cannot read request body: {e}")))?;
+        let raw = read_limited(body, limits.json_body, limits.idle_timeout).await?;
         let gz = self
             .headers
             .get("content-encoding")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
         self.body = if gz {
-            Bytes::from(gunzip(&raw).map_err(ApiError::bad_request)?)
+            Bytes::from(gunzip(&raw, limits.json_body)?)
         } else {
             raw
         };
         Ok(())
     }
+}
+
+/// A 413 naming the limit.
+fn too_large(max: u64) -> ApiError {
+    ApiError::new(
+        413,
+        format!("request body too large: this server takes at most {max} bytes here"),
+        None,
+    )
+}
+
+/// A 408: the client stopped sending.
+fn too_slow(idle: Duration) -> ApiError {
+    ApiError::new(
+        408,
+        format!(
+            "request body stalled: nothing arrived for {} ms",
+            idle.as_millis()
+        ),
+        None,
+    )
+}
+
+/// Wait for `next` at most `idle`.
+async fn within<T>(
+    idle: Duration,
+    next: impl std::future::Future<Output = T>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(idle, next)
+        .await
+        .map_err(|_| too_slow(idle))
+}
+
+/// Read a whole body of at most `max` bytes, each piece within `idle` of the last.
+async fn read_limited(body: Body, max: u64, idle: Duration) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = within(idle, stream.next()).await? {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("cannot read request body: {e}")))?;
+        if (buf.len() + chunk.len()) as u64 > max {
+            return Err(too_large(max));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
 }
 
 pub fn decode_query(q: Option<&str>) -> HashMap<String, String> {
@@ -206,12 +270,18 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
+/// Gunzip at most `max` bytes: a small body can expand a thousandfold (a gzip bomb), so
+/// decompression stops, with a 413, past what a plain body may hold.
+fn gunzip(data: &[u8], max: u64) -> Result<Vec<u8>, ApiError> {
     use std::io::Read;
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(data)
+        .take(max + 1)
         .read_to_end(&mut out)
-        .map_err(|e| format!("invalid gzip body: {e}"))?;
+        .map_err(|e| ApiError::bad_request(format!("invalid gzip body: {e}")))?;
+    if out.len() as u64 > max {
+        return Err(too_large(max));
+    }
     Ok(out)
 }
 
@@ -287,29 +357,51 @@ impl Drop for Form {
     }
 }
 
-/// Fields other than the file are small (a link, JSON metadata); cap them anyway.
-const MAX_FIELD_BYTES: usize = 16 * 1024 * 1024;
-
-/// Read a multipart body, writing its file part to `dir` chunk by chunk while counting
-/// its size and SHA-1, so that memory stays constant whatever the file's size.
-pub async fn read_multipart(dir: PathBuf, content_type: &str, body: Body) -> Result<Form, String> {
+/// Read a multipart body within `limits`, writing its file part to `dir` chunk by
+/// chunk while counting its size and SHA-1, so that memory stays constant whatever the
+/// file's size; the other parts (a link, JSON metadata) are small and kept in memory.
+pub async fn read_multipart(
+    dir: PathBuf,
+    content_type: &str,
+    body: Body,
+    limits: &Limits,
+) -> Result<Form, ApiError> {
     use sha1::Digest;
     use tokio::io::AsyncWriteExt;
-    let boundary =
-        multer::parse_boundary(content_type).map_err(|e| format!("bad multipart body: {e}"))?;
-    let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|e| ApiError::bad_request(format!("bad multipart body: {e}")))?;
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(limits.upload_body));
+    let mut mp =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let mut form = Form::default();
-    let bad = |e: multer::Error| format!("bad multipart body: {e}");
-    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+    let bad = |e: multer::Error| match e {
+        multer::Error::StreamSizeExceeded { .. } => too_large(limits.upload_body),
+        e => ApiError::bad_request(format!("bad multipart body: {e}")),
+    };
+    let store_error =
+        |e: std::io::Error| ApiError::internal(format!("cannot store the upload: {e}"));
+    let idle = limits.idle_timeout;
+    let (mut parts, mut text) = (0usize, 0usize);
+    while let Some(mut field) = within(idle, mp.next_field()).await?.map_err(bad)? {
+        parts += 1;
+        if parts > limits.form_parts {
+            return Err(ApiError::new(
+                413,
+                format!(
+                    "too many parts in the form: this server takes at most {}",
+                    limits.form_parts
+                ),
+                None,
+            ));
+        }
         let name = field.name().unwrap_or("").to_string();
         let file_name = field.file_name().map(String::from);
         // The Python SDK sends a remote asset's `link` as a part with a file name.
         let text_field = name == "link" || name == "metadata";
         if (file_name.is_some() || name == "file") && !text_field && form.file.is_none() {
             let path = dir.join(format!("upload-{}.part", new_id()));
-            let mut out = tokio::fs::File::create(&path)
-                .await
-                .map_err(|e| format!("cannot store the upload: {e}"))?;
+            let mut out = tokio::fs::File::create(&path).await.map_err(store_error)?;
             form.file = Some(UploadedFile {
                 path,
                 size: 0,
@@ -318,25 +410,29 @@ pub async fn read_multipart(dir: PathBuf, content_type: &str, body: Body) -> Res
             });
             let mut hasher = sha1::Sha1::new();
             let mut size = 0u64;
-            while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            while let Some(chunk) = within(idle, field.chunk()).await?.map_err(bad)? {
                 hasher.update(&chunk);
                 size += chunk.len() as u64;
-                out.write_all(&chunk)
-                    .await
-                    .map_err(|e| format!("cannot store the upload: {e}"))?;
+                out.write_all(&chunk).await.map_err(store_error)?;
             }
-            out.flush()
-                .await
-                .map_err(|e| format!("cannot store the upload: {e}"))?;
+            out.flush().await.map_err(store_error)?;
             if let Some(f) = form.file.as_mut() {
                 f.size = size;
                 f.sha1 = hex(&hasher.finalize());
             }
         } else {
             let mut buf = Vec::new();
-            while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                if buf.len() + chunk.len() > MAX_FIELD_BYTES {
-                    return Err(format!("multipart field '{name}' is too large"));
+            while let Some(chunk) = within(idle, field.chunk()).await?.map_err(bad)? {
+                text += chunk.len();
+                if text > limits.form_text {
+                    return Err(ApiError::new(
+                        413,
+                        format!(
+                            "the form's text parts are too large: this server takes at most {} bytes",
+                            limits.form_text
+                        ),
+                        None,
+                    ));
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -365,7 +461,7 @@ mod tests {
 
         #[test]
         fn any_bytes_gunzip_or_error(b in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let _ = gunzip(&b);
+            let _ = gunzip(&b, 1 << 20);
         }
 
         #[test]
@@ -452,16 +548,13 @@ mod tests {
         let body = "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
                     Content-Type: text/plain\r\n\r\nhello\r\n--XX\r\nContent-Disposition: form-data; \
                     name=\"metadata\"\r\n\r\n{\"a\":1}\r\n--XX--\r\n";
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let form = rt
-            .block_on(read_multipart(
-                dir.clone(),
-                "multipart/form-data; boundary=XX",
-                Body::from(body),
-            ))
-            .unwrap();
+        let form = block_on(read_multipart(
+            dir.clone(),
+            "multipart/form-data; boundary=XX",
+            Body::from(body),
+            &Limits::default(),
+        ))
+        .unwrap();
         let f = form.file.as_ref().unwrap();
         assert_eq!(f.size, 5);
         assert_eq!(f.sha1, "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
@@ -471,6 +564,91 @@ mod tests {
         let path = f.path.clone();
         drop(form);
         assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gunzips_within_a_limit() {
+        let small = gzip(b"{\"a\":1}");
+        assert_eq!(gunzip(&small, 7).unwrap(), b"{\"a\":1}");
+        assert_eq!(gunzip(&small, 6).unwrap_err().status, 413);
+        // A thousandfold bomb stops at the limit.
+        let bomb = gzip(&vec![0u8; 4 << 20]);
+        assert!(bomb.len() < 20_000);
+        assert_eq!(gunzip(&bomb, 1 << 20).unwrap_err().status, 413);
+        assert_eq!(gunzip(b"nope", 10).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn bodies_stay_within_limits() {
+        let limits = Limits {
+            json_body: 10,
+            ..Limits::default()
+        };
+        let read = |body: &'static str, headers: &[(&'static str, &str)]| {
+            let mut r = Request::new(Method::POST, Api::Rest, "x");
+            for (k, v) in headers {
+                r.headers.insert(*k, v.parse().unwrap());
+            }
+            block_on(r.read_body(Body::from(body), std::env::temp_dir(), &limits))
+                .err()
+                .map(|e| e.status)
+        };
+        assert_eq!(read("{\"a\":1}", &[]), None);
+        assert_eq!(read("{\"a\":12345678}", &[]), Some(413));
+        assert_eq!(read("{}", &[("content-length", "999999999")]), Some(413));
+    }
+
+    #[test]
+    fn multipart_forms_stay_within_limits() {
+        let dir = std::env::temp_dir().join(format!("cometr-mp-{}", new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let limits = Limits {
+            upload_body: 4096,
+            form_parts: 3,
+            form_text: 100,
+            ..Limits::default()
+        };
+        let part = |name: &str, value: &str| {
+            format!("--XX\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+        };
+        let read = |body: String| {
+            block_on(read_multipart(
+                dir.clone(),
+                "multipart/form-data; boundary=XX",
+                Body::from(body),
+                &limits,
+            ))
+            .err()
+            .map(|e| e.status)
+        };
+        let ok = format!("{}{}--XX--\r\n", part("a", "1"), part("b", "2"));
+        assert_eq!(read(ok), None);
+        let many: String = (0..5).map(|i| part(&format!("f{i}"), "x")).collect();
+        assert_eq!(read(format!("{many}--XX--\r\n")), Some(413));
+        let long = format!("{}--XX--\r\n", part("metadata", &"x".repeat(200)));
+        assert_eq!(read(long), Some(413));
+        let file = format!(
+            "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n{}\r\n--XX--\r\n",
+            "x".repeat(8192)
+        );
+        assert_eq!(read(file), Some(413));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -15,10 +15,22 @@ use crate::reply::{self, Reply};
 use crate::request::{decode_query, target, Api, Request, Target};
 use crate::router;
 use crate::state::State;
+use crate::trust;
+
+/// Answer one request. Every answer tells browsers not to guess content types, so an
+/// uploaded HTML or text asset is never run as a page.
+pub async fn handle(state: Arc<State>, req: axum::extract::Request) -> Response {
+    let mut r = handle_logged(state, req).await;
+    r.headers_mut().insert(
+        "x-content-type-options",
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    r
+}
 
 /// Apply the random failures around the real service.
-pub async fn handle(state: Arc<State>, req: axum::extract::Request) -> Response {
-    state.log_request(format!("{} {}", req.method(), req.uri()));
+async fn handle_logged(state: Arc<State>, req: axum::extract::Request) -> Response {
+    state.log_request(trust::log_line(req.method(), req.uri()));
     let settings = state.chaos.lock().ok().and_then(|c| c.clone());
     let Some(settings) = settings.filter(|s| s.applies_to(req.uri().path())) else {
         return serve(state, req).await;
@@ -46,13 +58,18 @@ fn authorize(state: &State, req: &Request) -> Result<(), ApiError> {
     let unauthorized = |msg: &str| ApiError::new(401, msg, Some(code::BAD_API_KEY));
     match (&state.api_key, req.api_key()) {
         (_, None) => Err(unauthorized("No API key was provided with the request")),
-        (Some(expected), Some(given)) if *expected != given => Err(unauthorized("Invalid API key")),
+        (Some(expected), Some(given)) if !trust::keys_match(expected, &given) => {
+            Err(unauthorized("Invalid API key"))
+        }
         _ => Ok(()),
     }
 }
 
 async fn serve(state: Arc<State>, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
+    if let Err(e) = trust::check_origin(&state.hosts, &parts.headers) {
+        return reply::error(&e);
+    }
     let (api, path) = match target(parts.uri.path()) {
         Target::Root => {
             return reply::respond(Ok(Reply::Text("cometr local Comet-compatible server\n")))
@@ -63,6 +80,11 @@ async fn serve(state: Arc<State>, req: axum::extract::Request) -> Response {
         }
         Target::Endpoint(api, path) => (api, path),
     };
+    let checked = trust::check_method(api, &path, &parts.method, &parts.headers)
+        .and_then(|_| trust::check_content_type(&parts.method, &parts.headers));
+    if let Err(e) = checked {
+        return reply::error(&e);
+    }
     if let Some((status, content_type, body)) = state.take_fault(&path) {
         return reply::raw(status, &content_type, body);
     }
@@ -76,7 +98,7 @@ async fn serve(state: Arc<State>, req: axum::extract::Request) -> Response {
         }
     }
     if let Err(e) = request
-        .read_body(Body::new(body), state.upload_dir.clone())
+        .read_body(Body::new(body), state.upload_dir.clone(), &state.limits)
         .await
     {
         return reply::error(&e);

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicI64;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::chaos;
 use crate::store::Store;
@@ -19,6 +20,40 @@ pub struct Fault {
     pub remaining: i64,
 }
 
+/// What one client may ask of the server: sizes of bodies, time to send them, and
+/// connections held at once. Beyond them it answers 413 (too large) or 408 (too slow),
+/// closes the connection, or refuses a new one with 503.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The largest JSON (or other non-multipart) body, as sent and once gunzipped. The
+    /// default holds a batch of a million metric points (about 110 MiB of JSON).
+    pub json_body: u64,
+    /// The largest multipart body (an asset upload, its file streamed to disk).
+    pub upload_body: u64,
+    /// The most parts in a multipart form.
+    pub form_parts: usize,
+    /// The most bytes of a form's text parts together (kept in memory).
+    pub form_text: usize,
+    /// How long a connection may take to send a request's head, may stay idle between
+    /// requests, and may pause while sending a body.
+    pub idle_timeout: Duration,
+    /// The most connections served at once.
+    pub connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            json_body: 256 << 20,
+            upload_body: 4 << 30,
+            form_parts: 64,
+            form_text: 16 << 20,
+            idle_timeout: Duration::from_secs(30),
+            connections: 512,
+        }
+    }
+}
+
 /// How many request lines the log keeps.
 pub const REQUEST_LOG: usize = 10_000;
 
@@ -29,6 +64,10 @@ pub struct State {
     pub api_key: Option<String>,
     /// `http://host:port`, used to build experiment links.
     pub base_url: String,
+    /// What one client may ask of the server.
+    pub limits: Limits,
+    /// The names clients may address the server by.
+    pub hosts: crate::trust::Hosts,
     /// Scripted failures for tests of the client's error handling.
     pub faults: Mutex<Vec<Fault>>,
     /// Random failures (error rates, throttling, drops, latency, down periods).
@@ -44,6 +83,8 @@ impl State {
         State {
             upload_dir: store.assets_dir(),
             store: Mutex::new(store),
+            limits: Limits::default(),
+            hosts: crate::trust::Hosts::new(port_of(&base_url), &[host_of(&base_url)], false),
             api_key,
             base_url,
             faults: Mutex::new(Vec::new()),
@@ -51,6 +92,20 @@ impl State {
             requests: Mutex::new(VecDeque::new()),
             heartbeat_ms: AtomicI64::new(10_000),
         }
+    }
+
+    /// Let clients address the server by these names too (or by any, with `any`).
+    pub fn with_hosts(mut self, extra: &[&str], any: bool) -> State {
+        let mut names = vec![host_of(&self.base_url)];
+        names.extend_from_slice(extra);
+        self.hosts = crate::trust::Hosts::new(port_of(&self.base_url), &names, any);
+        self
+    }
+
+    /// Serve within these limits.
+    pub fn with_limits(mut self, limits: Limits) -> State {
+        self.limits = limits;
+        self
     }
 
     /// Note a request line, forgetting the oldest beyond `REQUEST_LOG`.
@@ -75,4 +130,21 @@ impl State {
         }
         Some((f.status, f.content_type.clone(), f.body.clone()))
     }
+}
+
+/// The host of `http://host:port`.
+fn host_of(base_url: &str) -> &str {
+    let rest = base_url.strip_prefix("http://").unwrap_or(base_url);
+    match rest.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => rest,
+    }
+}
+
+/// The port of `http://host:port` (80 when it names none).
+fn port_of(base_url: &str) -> u16 {
+    base_url
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(80)
 }

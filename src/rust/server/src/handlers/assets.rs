@@ -102,11 +102,15 @@ fn upload(env: &Env, req: &Request, default_type: &str) -> Handled {
     let step = int_of(q("step").map(Value::String).as_ref());
     let context = q("context");
     let version = q("artifactVersionId");
-    let asset_id = q("assetId")
-        .filter(|id| valid_id(id))
-        .unwrap_or_else(new_id);
+    let asked_id = q("assetId").filter(|id| valid_id(id));
     env.with_experiment(&key, |k| {
-        // A retried upload with the same id, or an overwrite of the same name, replaces.
+        // A retried upload with the same id replaces its first attempt, but an id that
+        // another experiment owns is that experiment's asset: this upload gets its own.
+        let asset_id = match asked_id.clone() {
+            Some(id) if matches!(env.store.asset_owner(&id)?, Some(o) if o != k) => new_id(),
+            Some(id) => id,
+            None => new_id(),
+        };
         let mut old: Vec<String> = vec![asset_id.clone()];
         if overwrite || ty == "git-patch" {
             old.extend(
@@ -115,7 +119,7 @@ fn upload(env: &Env, req: &Request, default_type: &str) -> Handled {
             );
         }
         for id in &old {
-            env.store.remove_asset(id)?;
+            env.store.delete_asset(k, id)?;
         }
         let (size, sha1) = match file {
             Some(f) => {
@@ -362,5 +366,40 @@ mod tests {
         assert!(upload_asset(&env, &req).is_err());
         let e = upload_asset(&env, &upload_request(&f, "nope", "x")).unwrap_err();
         assert_eq!(e.sdk_error_code, Some(crate::error::code::NO_EXPERIMENT));
+    }
+
+    #[test]
+    fn an_asset_id_is_scoped_to_its_experiment() {
+        let f = Fixture::new();
+        let env = f.env();
+        let (mine, theirs) = (f.experiment(), f.experiment());
+        let first = upload_request(&f, &theirs, "theirs").with_query("assetId", "shared01");
+        json_of(upload_asset(&env, &first));
+        // Another experiment naming the same id leaves the first one's asset alone.
+        let second = upload_request(&f, &mine, "mine").with_query("assetId", "shared01");
+        let up = json_of(upload_asset(&env, &second));
+        assert_ne!(up["assetId"], "shared01");
+        let listed = |key: &str| {
+            json_of(list(
+                &env,
+                &get(Api::Rest, "experiment/asset/list").with_query("experimentKey", key),
+            ))["assets"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        assert_eq!((listed(&theirs), listed(&mine)), (1, 1));
+        let got = get_asset(
+            &env,
+            &get(Api::Rest, "experiment/asset/get-asset").with_query("assetId", "shared01"),
+        );
+        let Ok(Reply::File { path, .. }) = got else {
+            panic!("expected a file, got {got:?}");
+        };
+        assert_eq!(std::fs::read_to_string(path).unwrap(), "theirs");
+        // A retry within the same experiment still replaces its first attempt.
+        let retry = upload_request(&f, &theirs, "again").with_query("assetId", "shared01");
+        assert_eq!(json_of(upload_asset(&env, &retry))["assetId"], "shared01");
+        assert_eq!(listed(&theirs), 1);
     }
 }

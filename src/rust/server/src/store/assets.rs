@@ -143,12 +143,15 @@ impl Store {
         rows.collect()
     }
 
-    /// Remove an asset's record and file, whoever owns it.
-    pub fn remove_asset(&self, id: &str) -> rusqlite::Result<()> {
+    /// The experiment that owns asset `id`, if any.
+    pub fn asset_owner(&self, id: &str) -> rusqlite::Result<Option<String>> {
         self.conn
-            .execute("DELETE FROM assets WHERE asset_id = ?1", params![id])?;
-        let _ = std::fs::remove_file(self.asset_file(id));
-        Ok(())
+            .query_row(
+                "SELECT experiment_key FROM assets WHERE asset_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
     }
 
     /// Remove one of the experiment's assets; false when it has none with this id.
