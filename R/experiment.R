@@ -354,10 +354,12 @@ Experiment <- R6::R6Class("Experiment",
     #' @description Upload a file as an asset. Like the other logging methods,
     #'   it returns at once: the file is sent in the background (streamed, so its
     #'   size is not limited by memory). A file of up to 10 MiB is copied aside
-    #'   first, so it may be changed or deleted at once; a larger one is read when
-    #'   it is sent, and a change made to it in between is reported with a
-    #'   `cometr_file_changed_warning` instead of sent. A file that cannot be
-    #'   delivered stays in the spool, for [send_spool()].
+    #'   first, so it may be changed or deleted at once; a larger one is read once
+    #'   now for its SHA-256 and again when it is sent, and a change made to it in
+    #'   between is reported with a `cometr_file_changed_warning` instead of sent.
+    #'   What the server refuses is reported as a `cometr_delivery_warning` at a
+    #'   later call or at `$stop()`. A file that cannot be delivered stays in the
+    #'   spool, for [send_spool()].
     #' @param file Path of the file.
     #' @param step Step, or `NULL`.
     #' @param overwrite If `TRUE`, replace an asset of the same name.

@@ -83,6 +83,18 @@ run_rscript <- function(code, env = character(), file = tempfile(fileext = ".R")
        stderr = readLines(err, warn = FALSE), file = file)
 }
 
+# Start `script` in a background Rscript process with environment `env` (a character
+# vector of NAME=value), its output discarded; returns its process id, for tests that
+# kill it.
+start_rscript <- function(script, env = character()) {
+  pidfile <- tempfile()
+  cmd <- sprintf("env %s %s %s >/dev/null 2>&1 & echo $! > %s",
+                 paste(shQuote(env), collapse = " "),
+                 shQuote(file.path(R.home("bin"), "Rscript")), shQuote(script), shQuote(pidfile))
+  system2("bash", c("-c", shQuote(cmd)))
+  as.integer(readLines(pidfile))
+}
+
 values_of <- function(res, field) vapply(res, function(x) as.character(x[[field]] %||% NA), "")
 `%||%` <- function(x, y) if (is.null(x)) y else x
 

@@ -203,6 +203,46 @@ test_that("reads and server actions of an offline experiment raise cometr_offlin
   expect_length(list.files(".cometml-runs", pattern = "\\.zip$"), 1)
 })
 
+test_that("offline, upload_asset() is queued as online: what was logged is archived", {
+  local_isolated_config()
+  withr::local_envvar(COMET_OFFLINE = "TRUE")
+  exp <- create_experiment(log_code = FALSE, log_system_details = FALSE, log_output = FALSE)
+  small <- withr::local_tempfile(lines = "as logged", fileext = ".txt")
+  exp$upload_asset(small, name = "small.txt")
+  # A small file is copied when logged: a later change is not what goes into the archive.
+  writeLines("changed", small)
+  big <- withr::local_tempfile(fileext = ".bin")
+  writeBin(as.raw(rep(1L, 10 * 2^20 + 1)), big)
+  exp$upload_asset(big, name = "big.bin")
+  writeBin(as.raw(rep(2L, 10 * 2^20 + 1)), big)
+  # The archive writer may have copied it before the change, or reports the change (at
+  # the next call or at stop()): never changed bytes in silence.
+  changed <- list()
+  withCallingHandlers({
+    Sys.sleep(0.5)
+    exp$log_metric("m", 1)
+    suppressMessages(exp$stop())
+  }, cometr_file_changed_warning = function(w) {
+    changed[[length(changed) + 1L]] <<- conditionMessage(w)
+    invokeRestart("muffleWarning")
+  })
+  unpacked <- withr::local_tempdir()
+  utils::unzip(file.path(".cometml-runs", paste0(exp$get_key(), ".zip")), exdir = unpacked)
+  msgs <- lapply(readLines(file.path(unpacked, "messages.json")), jsonlite::parse_json)
+  uploads <- Filter(function(m) identical(m$type, "file_upload"), msgs)
+  names(uploads) <- vapply(uploads, function(m) m$payload$additional_params$fileName, "")
+  expect_identical(readLines(file.path(unpacked, uploads$small.txt$payload$file_path)),
+                   "as logged")
+  if (length(changed) == 0L) {
+    archived <- file.path(unpacked, uploads$big.bin$payload$file_path)
+    expect_identical(readBin(archived, "raw", file.size(archived)),
+                     as.raw(rep(1L, 10 * 2^20 + 1)))
+  } else {
+    expect_match(changed[[1]], "big.bin", fixed = TRUE)
+    expect_identical(names(uploads), "small.txt")
+  }
+})
+
 test_that("COMET_OFFLINE can come from .comet.yml", {
   local_isolated_config()
   writeLines(c("COMET_OFFLINE: TRUE", "COMET_OFFLINE_DIRECTORY: offline-here"), ".comet.yml")

@@ -53,14 +53,9 @@ test_that("after a SIGKILL the spool holds what was logged and send_spool() deli
            paste0("R_USER_CACHE_DIR=", cache), paste0("COMET_URL_OVERRIDE=", srv$url),
            "COMET_API_KEY=killed-run-key-42", "COMET_WORKSPACE=local",
            "COMET_PROJECT_NAME=general")
-  pidfile <- tempfile()
-  cmd <- sprintf("env %s %s %s >/dev/null 2>&1 & echo $! > %s",
-                 paste(shQuote(env), collapse = " "),
-                 shQuote(file.path(R.home("bin"), "Rscript")), shQuote(script), shQuote(pidfile))
-  system2("bash", c("-c", shQuote(cmd)))
+  pid <- start_rscript(script, env)
   for (i in 1:200) if (file.exists(ready) && length(readLines(ready)) == 1) break else Sys.sleep(0.1)
   key <- readLines(ready)
-  pid <- as.integer(readLines(pidfile))
   expect_true(tools::pskill(pid, tools::SIGKILL))
   Sys.sleep(0.3)
   spool <- file.path(cache, "R", "cometr", "spool")
@@ -102,14 +97,9 @@ test_that("an upload queued when R is killed stays in the spool and send_spool()
   env <- c(paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep)),
            paste0("COMET_URL_OVERRIDE=", srv$url), "COMET_API_KEY=killed-upload-key",
            "COMET_WORKSPACE=local", "COMET_PROJECT_NAME=general")
-  pidfile <- tempfile()
-  cmd <- sprintf("env %s %s %s >/dev/null 2>&1 & echo $! > %s",
-                 paste(shQuote(env), collapse = " "),
-                 shQuote(file.path(R.home("bin"), "Rscript")), shQuote(script), shQuote(pidfile))
-  system2("bash", c("-c", shQuote(cmd)))
+  pid <- start_rscript(script, env)
   for (i in 1:300) if (file.exists(ready) && length(readLines(ready)) == 1) break else Sys.sleep(0.1)
   key <- readLines(ready)
-  pid <- as.integer(readLines(pidfile))
   expect_true(tools::pskill(pid, tools::SIGKILL))
   Sys.sleep(0.3)
   # The spool refers to the copy made at upload_asset(): the original may go.

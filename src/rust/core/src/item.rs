@@ -257,10 +257,16 @@ impl FileUpload {
     /// Check, just before sending, that the bytes to send are those logged. Hashing a
     /// large file takes a while: call from a thread that may block.
     pub fn verify(&self) -> Result<(), FileProblem> {
+        self.verify_at(Path::new(&self.source))
+    }
+
+    /// `verify()` of a copy just made of the file at `path`: what was copied is exactly
+    /// what was logged, even if the file changes while it is read.
+    pub fn verify_at(&self, path: &Path) -> Result<(), FileProblem> {
         if self.remote {
             return Ok(());
         }
-        let meta = match std::fs::metadata(&self.source) {
+        let meta = match std::fs::metadata(path) {
             Ok(m) if m.is_file() => m,
             _ if self.copied => {
                 return Err(FileProblem::Missing(format!(
@@ -279,7 +285,8 @@ impl FileUpload {
             return Ok(());
         }
         let same = meta.len() == self.size
-            && crate::transfer::sha256_file(&self.source).is_ok_and(|h| h == self.sha256);
+            && crate::transfer::sha256_file(&path.to_string_lossy())
+                .is_ok_and(|h| h == self.sha256);
         if same {
             Ok(())
         } else {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::http::Request;
-use crate::item::{FileUpload, Kind, RestWrite};
+use crate::item::{FileProblem, FileUpload, Kind, RestWrite};
 use crate::sink::{self, BoxFuture, Delivery, Sink};
 use crate::{new_id, now_ms, retry};
 
@@ -285,21 +285,18 @@ impl Writer {
         Ok(name)
     }
 
-    /// Copy a file into the run folder and record its upload.
-    pub fn add_file(
+    /// Record the upload of a file already copied into the run folder.
+    fn add_copied(
         &mut self,
-        src: &Path,
+        dest: &Path,
         upload_type: &str,
         params: Value,
         metadata: Value,
     ) -> Result<(), String> {
-        let ext = src
-            .extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let name = format!("tmp{}{ext}", &new_id()[..12]);
-        let dest = self.dir.join(&name);
-        fs::copy(src, &dest).map_err(|e| io_err("copy", src, e))?;
         self.message(
             "file_upload",
             upload_payload(
@@ -331,9 +328,10 @@ impl Writer {
         self.sync(false)
     }
 
-    /// Record a logged file (copied into the run folder) or link, with the parameters
-    /// Comet's format gives them: the type apart, `overwrite` always present.
-    pub fn add_upload(&mut self, f: &FileUpload) -> Result<(), String> {
+    /// Record a logged file (copied into the run folder, then checked to be the file
+    /// logged) or link, with the parameters Comet's format gives them: the type apart,
+    /// `overwrite` always present. The inner error is a file not to record.
+    pub fn add_upload(&mut self, f: &FileUpload) -> Result<Result<(), FileProblem>, String> {
         let mut params = match &f.params {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
@@ -352,15 +350,25 @@ impl Writer {
             &f.upload_type
         };
         if f.remote {
-            self.add_remote(&f.source, upload_type, Value::Object(params), metadata)
-        } else {
-            self.add_file(
-                Path::new(&f.source),
-                upload_type,
-                Value::Object(params),
-                metadata,
-            )
+            return self
+                .add_remote(&f.source, upload_type, Value::Object(params), metadata)
+                .map(Ok);
         }
+        let src = Path::new(&f.source);
+        // A file gone is said so (hashing the file here would only read it twice).
+        if !src.is_file() {
+            if let Err(p) = f.verify() {
+                return Ok(Err(p));
+            }
+        }
+        let dest = self.dir.join(temp_name(src));
+        fs::copy(src, &dest).map_err(|e| io_err("copy", src, e))?;
+        if let Err(p) = f.verify_at(&dest) {
+            let _ = fs::remove_file(&dest);
+            return Ok(Err(p));
+        }
+        self.add_copied(&dest, upload_type, Value::Object(params), metadata)
+            .map(Ok)
     }
 
     /// Write the final experiment.json and zip the run folder. Returns the archive.
@@ -400,10 +408,11 @@ impl Sink for Archive {
         // A local file: written at once, nothing to wait for or retry.
         let result = if kind == Kind::File {
             let f = FileUpload::from_staged(items.first().map(|(_, j)| j.as_str()).unwrap_or(""));
-            if let Err(p) = f.verify() {
-                return Box::pin(async move { sink::file_problem(p) });
+            match self.writer().add_upload(&f) {
+                Ok(Err(p)) => return Box::pin(async move { sink::file_problem(p) }),
+                Ok(Ok(())) => Ok(()),
+                Err(e) => Err(e),
             }
-            self.writer().add_upload(&f)
         } else {
             self.writer().record(kind, items)
         };
@@ -435,6 +444,16 @@ fn object_or_empty(v: Value) -> Value {
     } else {
         json!({})
     }
+}
+
+/// The name of a file's copy in the run folder: `tmp<random><its extension>`, as the
+/// SDK names them.
+fn temp_name(src: &Path) -> String {
+    let ext = src
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    format!("tmp{}{ext}", &new_id()[..12])
 }
 
 fn with_asset_id(mut params: Value, upload_type: &str) -> Value {

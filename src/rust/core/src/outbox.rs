@@ -257,11 +257,17 @@ impl Outbox {
     }
 
     /// Where small logged files are copied until they are sent: beside the spool file
-    /// (so that `send_spool()` finds them after a crash), else in the temporary folder.
+    /// (so that `send_spool()` finds them after a crash), else (no spool, or it could
+    /// not be created) in the temporary folder.
     pub fn copy_dir(&self) -> std::path::PathBuf {
+        let spooled = self
+            .staging
+            .lock()
+            .map(|s| s.spool.is_some())
+            .unwrap_or(false);
         match &self.settings.spool_dir {
-            Some(d) => d.join("files"),
-            None => std::env::temp_dir().join("cometr-files"),
+            Some(d) if spooled => d.join("files"),
+            _ => std::env::temp_dir().join("cometr-files"),
         }
     }
 
