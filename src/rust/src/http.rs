@@ -52,6 +52,7 @@ fn rust_http(
         gzip_body,
         multipart,
         file_part: file_part.into_option(),
+        file_sha256: None,
         form: pairs(form_names, form_values),
     };
     let budget = seconds(retry_seconds);

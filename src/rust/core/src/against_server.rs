@@ -1,5 +1,6 @@
 //! The client core against the local server, over real HTTP: the one retry loop as R's
-//! calls use it, and an experiment's outbox delivering through the online sender.
+//! calls use it, and an experiment's outbox delivering through the online sender (logged
+//! files included).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -249,4 +250,87 @@ fn an_offline_run_replays_into_the_server() {
         .filter_map(|m| m["step"].as_i64())
         .collect();
     assert_eq!(steps.len(), 3, "{steps:?}");
+}
+
+/// The assets of an experiment, by file name, with their bytes as the server stores them.
+fn assets(srv: &Server, key: &str) -> Vec<(String, Vec<u8>)> {
+    let r = retry::send_blocking(
+        &srv.get("experiment/asset/list", &[("experimentKey", key)]),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let list = body(&r)["assets"].as_array().cloned().unwrap_or_default();
+    list.iter()
+        .map(|a| {
+            let id = a["assetId"].as_str().unwrap_or("");
+            let got = retry::send_blocking(
+                &srv.get(
+                    "experiment/asset/get-asset",
+                    &[("experimentKey", key), ("assetId", id)],
+                ),
+                Duration::ZERO,
+            )
+            .unwrap();
+            (a["fileName"].as_str().unwrap_or("").to_string(), got.body)
+        })
+        .collect()
+}
+
+#[test]
+fn a_logged_file_reaches_the_server_through_the_outbox_byte_for_byte() {
+    let srv = Server::start();
+    let key = srv.new_experiment();
+    let id = experiment::open_online(&key, KEY, &srv.root, outbox::Settings::default());
+    let s = outbox::get(id).unwrap();
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file = srv.dir.join("data.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let up = crate::item::FileUpload::local(
+        file.to_str().unwrap(),
+        "asset",
+        json!({"fileName": "data.bin"}),
+        "",
+        &s.copy_dir(),
+        false,
+    )
+    .unwrap();
+    let copy = up.source.clone();
+    s.push_file(up);
+    // The upload endpoint fails twice: the same retry loop as every write.
+    srv.fault("write/experiment/upload-asset", 503, 2);
+    let r = experiment::flush(id, Duration::from_secs(30));
+    assert!(r.ok && r.pending == 0 && r.problems.is_empty(), "{r:?}");
+    assert_eq!(srv.seen("upload-asset"), 3);
+    assert_eq!(assets(&srv, &key), vec![("data.bin".to_string(), bytes)]);
+    // The copy made when it was logged is gone once sent.
+    assert!(!std::path::Path::new(&copy).exists());
+    experiment::close(id, Duration::from_secs(5), true);
+}
+
+#[test]
+fn a_file_that_is_not_the_one_logged_never_arrives_whole() {
+    let srv = Server::start();
+    let key = srv.new_experiment();
+    let file = srv.dir.join("changed.bin");
+    std::fs::write(&file, vec![1u8; 1_000_000]).unwrap();
+    // As if it changed after its hash was taken: the stream ends in an error instead.
+    let req = Request {
+        method: "POST".into(),
+        url: format!("{}/api/rest/v2/write/experiment/upload-asset", srv.root),
+        api_key: KEY.into(),
+        query: vec![
+            ("experimentKey".into(), key.clone()),
+            ("fileName".into(), "changed.bin".into()),
+        ],
+        multipart: true,
+        file_part: Some(file.display().to_string()),
+        file_sha256: Some("0".repeat(64)),
+        ..Default::default()
+    };
+    let r = retry::send_blocking(&req, Duration::ZERO);
+    assert!(
+        matches!(r, Err(crate::http::Failure::Transport(_))),
+        "{r:?}"
+    );
+    assert!(assets(&srv, &key).is_empty());
 }

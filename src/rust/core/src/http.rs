@@ -113,6 +113,10 @@ pub struct Request {
     pub json_body: Option<String>,
     /// Multipart form: an optional file part `file`, then plain text fields in order.
     pub file_part: Option<String>,
+    /// The SHA-256 (hex) the file part must have: hashed as it is streamed, and the body
+    /// broken off at its end if it differs, so a file changed while being sent never
+    /// arrives whole.
+    pub file_sha256: Option<String>,
     pub form: Vec<(String, String)>,
     pub multipart: bool,
     pub gzip_body: bool,
@@ -197,7 +201,7 @@ async fn build(req: &Request) -> Result<reqwest::RequestBuilder, Failure> {
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".into());
-            let stream = tokio_util_stream(file);
+            let stream = tokio_util_stream(file, req.file_sha256.clone());
             let part = reqwest::multipart::Part::stream_with_length(stream, len)
                 .file_name(name)
                 .mime_str("application/octet-stream")
@@ -224,24 +228,46 @@ async fn build(req: &Request) -> Result<reqwest::RequestBuilder, Failure> {
     Ok(rb)
 }
 
-/// Stream a file in 256 KiB chunks so an upload holds constant memory.
-fn tokio_util_stream(file: tokio::fs::File) -> reqwest::Body {
+/// Stream a file in 256 KiB chunks so an upload holds constant memory; with `expected`,
+/// hash it on the way and end with an error instead of the last (empty) read when the
+/// bytes sent are not those expected.
+fn tokio_util_stream(file: tokio::fs::File, expected: Option<String>) -> reqwest::Body {
     use futures_util::stream;
+    use sha2::Digest;
     use tokio::io::AsyncReadExt;
-    let s = stream::unfold(file, |mut f| async move {
-        let mut buf = vec![0u8; 256 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((
-                    Ok::<bytes::Bytes, std::io::Error>(bytes::Bytes::from(buf)),
-                    f,
-                ))
+    let hasher = expected.as_ref().map(|_| sha2::Sha256::new());
+    let s = stream::unfold(
+        (Some(file), hasher, expected),
+        |(f, mut hasher, expected)| async move {
+            let mut f = f?;
+            let mut buf = vec![0u8; 256 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) => {
+                    let got = hasher.map(|h| crate::transfer::hex(&h.finalize()));
+                    match (got, expected) {
+                        (Some(got), Some(want)) if got != want => Some((
+                            Err(std::io::Error::other(
+                                "the file changed while it was being sent",
+                            )),
+                            (None, None, None),
+                        )),
+                        _ => None,
+                    }
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    if let Some(h) = hasher.as_mut() {
+                        h.update(&buf);
+                    }
+                    Some((
+                        Ok::<bytes::Bytes, std::io::Error>(bytes::Bytes::from(buf)),
+                        (Some(f), hasher, expected),
+                    ))
+                }
+                Err(e) => Some((Err(e), (None, None, None))),
             }
-            Err(e) => Some((Err(e), f)),
-        }
-    });
+        },
+    );
     reqwest::Body::wrap_stream(s)
 }
 

@@ -67,6 +67,8 @@ impl Sender {
             query,
             multipart: true,
             file_part: (!f.remote).then(|| f.source.clone()),
+            // A file read in place is checked as it goes, too.
+            file_sha256: (!f.remote && !f.sha256.is_empty()).then(|| f.sha256.clone()),
             form,
             ..Default::default()
         }

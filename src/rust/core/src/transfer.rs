@@ -51,7 +51,7 @@ pub fn logical_path_problem(p: &str) -> Option<String> {
     None
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
