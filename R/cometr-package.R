@@ -18,8 +18,9 @@
 #' `cometr_connection_error`, `cometr_config_error`, `cometr_input_error` (field
 #' `argument`), `cometr_transfer_error`, `cometr_offline_error`,
 #' `cometr_server_error` and `cometr_experiment_ended_error`. Warnings are of class
-#' `cometr_warning` (`cometr_delivery_warning`, with the subclass
-#' `cometr_file_changed_warning` for a logged file changed before it was sent,
+#' `cometr_warning` (`cometr_delivery_warning`, with the subclasses
+#' `cometr_file_changed_warning` for a logged file changed before it was sent and
+#' `cometr_pending_warning` when a read goes ahead while logged data is still queued;
 #' `cometr_config_warning`, ...).
 #'
 #' @keywords internal

@@ -258,9 +258,10 @@ Experiment <- R6::R6Class("Experiment",
     #' @description Log a metric value.
     #' @param name Metric name.
     #' @param value Metric value: a number (`NaN` and `Inf` are kept), a string,
-    #'   or a vector.
-    #' @param step Step (a whole number), or `NULL`.
-    #' @param epoch Epoch (a whole number), or `NULL`.
+    #'   or a vector. `NA` (of any type) is sent as `"NaN"`, Comet's missing number,
+    #'   online and offline alike. `NULL` and empty vectors are refused.
+    #' @param step Step (a whole number; a fraction is refused, not rounded), or `NULL`.
+    #' @param epoch Epoch (a whole number; a fraction is refused, not rounded), or `NULL`.
     #' @param context Context string, or `NULL`.
     log_metric = function(name, value, step = NULL, epoch = NULL, context = NULL) {
       # The hot path of a training loop: one call checks the arguments and queues the
@@ -300,7 +301,7 @@ Experiment <- R6::R6Class("Experiment",
     #' @param step Step (a whole number), or `NULL`.
     log_parameter = function(name, value, step = NULL) {
       check_string(name, "name", null_ok = FALSE)
-      if (!is.null(step) && !is_count(step)) abort_input("step", "must be a single finite number")
+      check_count(step, "step")
       check_value(value)
       private$check_active()
       private$after_queue(rust_experiment_parameter(private$stream, name, value, step))
@@ -420,7 +421,8 @@ Experiment <- R6::R6Class("Experiment",
       private$check_online()
       private$flush()
       res <- comet_http("/experiment/asset/get-asset", "GET",
-                        list(experimentKey = private$key, assetId = assetId), reveal(private$api_key))
+                        list(experimentKey = private$key, assetId = assetId), reveal(private$api_key),
+                        read = FALSE)
       parse_by_type(res, "/experiment/asset/get-asset")
     },
 
@@ -459,7 +461,7 @@ Experiment <- R6::R6Class("Experiment",
       private$check_online()
       private$flush()
       res <- comet_http("/experiment/git/patch", "GET", list(experimentKey = private$key),
-                        reveal(private$api_key))
+                        reveal(private$api_key), read = FALSE)
       out <- parse_by_type(res, "/experiment/git/patch")
       if (is.raw(out)) {
         out <- rawToChar(out)
@@ -653,10 +655,14 @@ Experiment <- R6::R6Class("Experiment",
       private$after_queue(rust_experiment_rest(private$stream, endpoint, encode_body(body)))
     },
 
+    # Before a read (or a direct request that must follow what was logged): send what
+    # is queued for this experiment, by any handle (send_queued() waits at most the
+    # retry budget and warns about what stays pending), then report this outbox's
+    # problems.
     flush = function() {
-      if (private$ended) return(invisible())
-      private$report(rust_result(rust_experiment_flush(private$stream,
-                                                   getOption("cometr.flush_timeout", 60))))
+      send_queued(private$key)
+      if (!private$ended) private$report(rust_result(rust_experiment_problems(private$stream)))
+      invisible()
     },
 
     report = function(res) {
@@ -669,7 +675,7 @@ Experiment <- R6::R6Class("Experiment",
       private$flush()
       params$experimentKey <- private$key
       comet_get(endpoint, params[c("experimentKey", setdiff(names(params), "experimentKey"))],
-                reveal(private$api_key))
+                reveal(private$api_key), read = FALSE)
     },
 
     # upload_asset(), log_remote_asset() and the git patch: queued like every other
@@ -755,7 +761,8 @@ metric_refusal <- function(rc) {
   arg <- c("name", "step", "epoch", "context", "value")[(-rc) %/% 10L]
   abort_input(arg, c("must be a single string", "must be valid UTF-8 text",
                      "is too long (more than 10000 characters)", "must be a single finite number",
-                     "must be a number, string or logical vector")[(-rc) %% 10L])
+                     "must be a number, string or logical vector",
+                     "must be a whole number")[(-rc) %% 10L])
 }
 
 now_ms <- function() round(as.numeric(Sys.time()) * 1000)

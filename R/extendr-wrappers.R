@@ -49,6 +49,11 @@ rust_experiment_rest <- function(id, endpoint, body) .Call(wrap__rust_experiment
 #' @noRd
 rust_experiment_flush <- function(id, timeout) .Call(wrap__rust_experiment_flush, id, timeout)
 
+#' Before a read: send what this process has queued for experiment `key` ("" for
+#' every experiment), waiting at most `timeout` seconds in all.
+#' @noRd
+rust_experiment_send_queued <- function(key, timeout) .Call(wrap__rust_experiment_send_queued, key, timeout)
+
 #' Report (and clear) the outbox's problems without flushing.
 #' @noRd
 rust_experiment_problems <- function(id) .Call(wrap__rust_experiment_problems, id)
@@ -76,7 +81,7 @@ rust_experiment_capture <- function(id, out, err) .Call(wrap__rust_experiment_ca
 #' Send one HTTP request and return the whole answer, retrying transient failures
 #' for up to `retry_seconds`. `endpoint` names the request in errors.
 #' @noRd
-rust_http <- function(method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds) .Call(wrap__rust_http, method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, retry_seconds)
+rust_http <- function(method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds) .Call(wrap__rust_http, method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds)
 
 #' Set the User-Agent header sent with every request.
 #' @noRd

@@ -54,7 +54,9 @@ call_api <- function(endpoint, method = c("GET", "POST"), params = list(),
       (is.null(names(params)) || any(!nzchar(names(params))))) {
     abort_input("params", "must be a named list")
   }
-  res <- comet_http(endpoint, method, params, api_key, file = file, form = form, arg = "params")
+  # Any call can read what this process logged: send that first.
+  res <- comet_http(endpoint, method, params, api_key, file = file, form = form, arg = "params",
+                    read = TRUE)
   if (!is.null(local_file_path)) {
     written <- tryCatch({
       writeBin(res$body, local_file_path)
@@ -215,7 +217,7 @@ get_multi_metric_chart <- function(experiment_keys, metrics = list(), params = l
     params = as.list(unlist(params)),
     fetchFull = full,
     independentMetrics = independent
-  ), api_key = api_key)
+  ), api_key = api_key, read = TRUE)
 }
 
 #' Create a project

@@ -56,6 +56,24 @@ retry_budget <- function() {
   if (length(value) != 1L || is.na(value) || value < 0) 60 else value
 }
 
+# Reads see writes: before a read, send what this process has queued for the experiment
+# `key` (all experiments when `key` is NULL: the reader cannot tell which it reads),
+# whichever handle logged it. It waits at most the retry budget (or
+# `cometr.flush_timeout`, if shorter); what is still pending then is said in a warning
+# and the read goes ahead with what the server has.
+send_queued <- function(key = NULL) {
+  single <- is.character(key) && length(key) == 1L && !is.na(key)
+  wait <- min(retry_budget(), getOption("cometr.flush_timeout", Inf))
+  res <- rust_result(rust_experiment_send_queued(if (single) key else "", wait))
+  if (!isTRUE(res$delivered)) {
+    cometr_warn(sprintf(
+      "%d logged item(s)%s could not be sent within %s seconds; this answer may not include them (they stay queued).",
+      as.integer(res$pending), if (single) paste(" of experiment", key) else "", format(wait)
+    ), c("cometr_pending_warning", "cometr_delivery_warning"), pending = res$pending)
+  }
+  invisible(res)
+}
+
 # TLS certificate checks are on unless turned off explicitly, with the option
 # `cometr.tls_verify = FALSE` or `COMET_INTERNAL_CHECK_TLS_CERTIFICATE: false`; turning
 # them off warns (once per session).
@@ -75,11 +93,14 @@ apply_tls_setting <- function() {
 multipart_endpoints <- c("/write/experiment/upload-asset", "/write/experiment/git/patch")
 
 # Send a request to the REST API (or, with `url`, anywhere) and return the answer
-# (status, content type, body, headers); an answer outside 200-299 is an error.
+# (status, content type, body, headers); an answer outside 200-299 is an error. A read
+# (`read = TRUE`) first sends what is queued for the experiment it names. `headers`: a
+# named character vector of extra headers.
 comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL,
                        url = NULL, body = NULL, gzip = FALSE, file = NULL, form = list(),
-                       arg = NULL) {
+                       arg = NULL, read = method == "GET", headers = character()) {
   key <- api_key_value(api_key)
+  if (read) send_queued(read_key(params))
   url <- url %||% rest_url(endpoint)
   multipart <- !is.null(file) || length(form) > 0L
   if (method == "GET" || multipart) {
@@ -93,7 +114,9 @@ comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL
   log_message("DEBUG", "Call to API endpoint ", endpoint)
   rust_result(rust_http(method, url, endpoint, key, q$names, q$values, body, gzip, multipart,
                         file, as.character(names(form)),
-                        as.character(unlist(form, use.names = FALSE)), retry_budget()))
+                        as.character(unlist(form, use.names = FALSE)),
+                        as.character(names(headers)), unname(as.character(headers)),
+                        retry_budget()))
 }
 
 is_json_type <- function(type) grepl("^application/([a-z.+-]*\\+)?json", tolower(type))
@@ -134,12 +157,19 @@ parse_by_type <- function(res, endpoint) {
   res$body
 }
 
-comet_get <- function(endpoint, params = list(), api_key = NULL) {
-  parse_json_body(comet_http(endpoint, "GET", params, api_key), endpoint)
+# The one experiment a request concerns, or NULL when it names none or several.
+read_key <- function(params) {
+  key <- params[["experimentKey"]] %||% params[["targetedExperiments"]]
+  if (is.list(key)) key <- unlist(key)
+  if (is.character(key) && length(key) == 1L) key
 }
 
-comet_post <- function(endpoint, params = list(), api_key = NULL) {
-  parse_json_body(comet_http(endpoint, "POST", params, api_key), endpoint)
+comet_get <- function(endpoint, params = list(), api_key = NULL, read = TRUE) {
+  parse_json_body(comet_http(endpoint, "GET", params, api_key, read = read), endpoint)
+}
+
+comet_post <- function(endpoint, params = list(), api_key = NULL, read = FALSE) {
+  parse_json_body(comet_http(endpoint, "POST", params, api_key, read = read), endpoint)
 }
 
 # The response object call_api(parse_response = FALSE) returns: the fields of an HTTP

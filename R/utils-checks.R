@@ -63,14 +63,22 @@ check_strings <- function(x, name, null_ok = TRUE) {
 }
 
 # An optional single whole number (a step, an epoch, a count), exact as a double.
+# A step, an epoch, a count: a single whole number, exact as a double. A fraction is
+# refused, never rounded (step 0.5 is not step 1).
 is_count <- function(x) {
+  is_number_value(x) && x == trunc(x)
+}
+
+is_number_value <- function(x) {
   is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && !is.object(x) &&
     abs(x) <= 2^53
 }
 
 check_count <- function(x, name, null_ok = TRUE) {
   if (is.null(x) && null_ok) return(invisible(NULL))
-  if (!is_count(x)) abort_input(name, "must be a single finite number")
+  if (!is_count(x)) {
+    abort_input(name, if (is_number_value(x)) "must be a whole number" else "must be a single finite number")
+  }
   invisible(x)
 }
 

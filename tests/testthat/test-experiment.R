@@ -197,6 +197,76 @@ test_that("reads see the writes queued before them", {
   expect_length(exp$get_metric("fast")$metrics, 2000)
 })
 
+test_that("equal points logged again and again are all kept", {
+  local_test_server()
+  exp <- new_test_experiment()
+  for (i in 1:10) exp$log_metric("same", 1)
+  m <- exp$get_metric("same")$metrics
+  expect_length(m, 10)
+  expect_identical(unique(vapply(m, function(x) as.character(x$metricValue), "")), "1")
+})
+
+test_that("every read sees what this process logged: call_api(), the chart and another handle", {
+  local_test_server()
+  # No background sends: only the reads themselves can deliver the points.
+  withr::local_options(cometr.batch_interval = 600)
+  exp <- new_test_experiment()
+  key <- exp$get_key()
+  exp$log_metric("m", 1, step = 1)
+  res <- call_api("/experiment/metrics/get-metric",
+                  params = list(experimentKey = key, metricName = "m"))
+  expect_length(res$metrics, 1)
+  exp$log_metric("m", 2, step = 2)
+  chart <- get_multi_metric_chart(key, metrics = list("m"))
+  expect_false(chart$empty)
+  expect_length(chart$experiments[[key]]$metrics, 1)
+  exp$add_tags("first")
+  again <- suppressMessages(get_experiment(key))
+  withr::defer(again$stop())
+  expect_identical(unlist(again$get_tags()$tags), "first")
+  exp$log_metric("m", 3, step = 3)
+  expect_length(again$get_metric("m")$metrics, 3)
+  # A REST write queued behind the points is read back as well.
+  exp$log_other("seen", "yes")
+  res <- call_api("/experiment/log-other", params = list(experimentKey = key))
+  expect_true("seen" %in% values_of(res$values, "name"))
+})
+
+test_that("a read while the data cannot be sent waits at most the retry budget, warns, and answers what the server has", {
+  srv <- local_test_server()
+  withr::local_options(cometr.retry_timeout = 2)
+  exp <- new_test_experiment()
+  exp$log_metric("m", 1, step = 1)
+  expect_length(exp$get_metric("m")$metrics, 1)
+  srv$set_faults(list(down_for = 600, paths = "batch/"))
+  withr::defer(srv$set_faults(NULL), priority = "first")
+  exp$log_metric("m", 2, step = 2)
+  reads <- list(
+    method = function() exp$get_metric("m"),
+    call_api = function() call_api("/experiment/metrics/get-metric",
+                                   params = list(experimentKey = exp$get_key(), metricName = "m"))
+  )
+  for (r in names(reads)) {
+    pending <- list()
+    t <- system.time(res <- withCallingHandlers(reads[[r]](), cometr_pending_warning = function(w) {
+      pending[[length(pending) + 1L]] <<- w
+      invokeRestart("muffleWarning")
+    }, cometr_delivery_warning = function(w) invokeRestart("muffleWarning")))[["elapsed"]]
+    expect_lt(t, 8, label = r)
+    expect_length(pending, 1)
+    expect_identical(as.numeric(pending[[1]]$pending), 1, label = r)
+    expect_match(conditionMessage(pending[[1]]), "could not be sent within 2 seconds")
+    expect_length(res$metrics, 1)
+  }
+  # Once the server takes data again, stop() delivers the point (the retries of the
+  # outage are reported on the way).
+  srv$set_faults(NULL)
+  suppressWarnings(exp$stop())
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  withr::defer(again$stop())
+  expect_length(again$get_metric("m")$metrics, 2)
+})
+
 test_that("keep_active sends heartbeats at the server's interval, and stop() ends the run", {
   srv <- local_test_server()
   srv$set_heartbeat_interval(0.3)
@@ -286,6 +356,12 @@ test_that("20,000 points cross errors, throttling, lost answers and an outage ex
   }
   expect_no_warning(exp$stop())
   srv$set_faults(NULL)
+  # What the server received: batches, each named, some arriving more than once (lost
+  # answers, retried errors); what it kept: every point once, by the batch identity
+  # (equal points are not merged: the points differ, and equal ones would be kept).
+  sent <- grep("batch/logger/experiment/metric", srv$requests(), value = TRUE)
+  expect_true(all(grepl(" batch=", sent, fixed = TRUE)))
+  expect_true(any(duplicated(sub("^.* batch=", "", sent))))
   again <- suppressMessages(get_experiment(exp$get_key()))
   withr::defer(again$stop())
   m <- again$get_metric("m")$metrics

@@ -194,3 +194,81 @@ test_that("the local server object copes with hostile input", {
   probe_all("local_server$set_heartbeat_interval", srv$set_heartbeat_interval,
             list(seconds = 10))
 })
+
+# Expected outcomes, argument by argument: each value is either stored as given in
+# `stored` (what the server answers for that field) or refused with a
+# cometr_input_error naming the argument. Fractions are never rounded.
+metric_cases <- list(
+  list(arg = "step", value = 3, stored = "3"),
+  list(arg = "step", value = 3L, stored = "3"),
+  list(arg = "step", value = 0, stored = "0"),
+  list(arg = "step", value = 2^53, stored = "9007199254740992"),
+  list(arg = "step", value = 0.5, refused = "must be a whole number"),
+  list(arg = "step", value = 2.9999, refused = "must be a whole number"),
+  list(arg = "step", value = -0.1, refused = "must be a whole number"),
+  list(arg = "step", value = NA, refused = "must be a single finite number"),
+  list(arg = "step", value = NA_integer_, refused = "must be a single finite number"),
+  list(arg = "step", value = Inf, refused = "must be a single finite number"),
+  list(arg = "step", value = 2^54, refused = "must be a single finite number"),
+  list(arg = "step", value = "1", refused = "must be a single finite number"),
+  list(arg = "step", value = c(1, 2), refused = "must be a single finite number"),
+  list(arg = "epoch", value = 2, stored = "2"),
+  list(arg = "epoch", value = 0.7, refused = "must be a whole number"),
+  list(arg = "epoch", value = NaN, refused = "must be a single finite number"),
+  list(arg = "value", value = 1.5, stored = "1.5"),
+  list(arg = "value", value = 2L, stored = "2"),
+  list(arg = "value", value = "text", stored = "text"),
+  list(arg = "value", value = TRUE, stored = "true"),
+  list(arg = "value", value = NaN, stored = "NaN"),
+  list(arg = "value", value = Inf, stored = "Infinity"),
+  # NA, of any type, is Comet's missing number, online as offline.
+  list(arg = "value", value = NA, stored = "NaN"),
+  list(arg = "value", value = NA_real_, stored = "NaN"),
+  list(arg = "value", value = NA_character_, stored = "NaN"),
+  list(arg = "value", value = NULL, refused = "must be a number, string or logical vector"),
+  list(arg = "value", value = numeric(0), refused = "must be a number, string or logical vector"),
+  list(arg = "value", value = list(1), refused = "must be a number, string or logical vector"),
+  list(arg = "value", value = factor("a"), refused = "must be a number, string or logical vector")
+)
+
+test_that("log_metric() stores each step, epoch and value as expected or refuses it", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  field <- c(step = "step", epoch = "epoch", value = "metricValue")
+  for (i in seq_along(metric_cases)) {
+    case <- metric_cases[[i]]
+    args <- list(name = paste0("case", i), value = 1)
+    args[case$arg] <- list(case$value)
+    label <- sprintf("log_metric(%s = %s)", case$arg, deparse(case$value))
+    if (!is.null(case$refused)) {
+      err <- expect_error(do.call(exp$log_metric, args), class = "cometr_input_error",
+                          label = label)
+      expect_identical(err$argument, case$arg, label = label)
+      expect_match(conditionMessage(err), case$refused, fixed = TRUE, label = label)
+      next
+    }
+    expect_no_error(do.call(exp$log_metric, args), message = label)
+    m <- exp$get_metric(args$name)$metrics
+    expect_length(m, 1)
+    stored <- m[[1]][[field[[case$arg]]]]
+    got <- if (is.logical(stored)) tolower(as.character(stored)) else format(stored, scientific = FALSE)
+    expect_identical(got, case$stored, label = label)
+  }
+})
+
+test_that("upload_asset() and log_parameter() take whole steps only", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  f <- withr::local_tempfile(lines = "asset")
+  for (step in list(0.5, 2.9999, NA, Inf)) {
+    err <- expect_error(exp$upload_asset(f, step = step), class = "cometr_input_error")
+    expect_identical(err$argument, "step")
+    err <- expect_error(exp$log_parameter("p", 1, step = step), class = "cometr_input_error")
+    expect_identical(err$argument, "step")
+  }
+  expect_no_error(exp$upload_asset(f, step = 7, name = "stepped.txt"))
+  assets <- exp$get_asset_list()$assets
+  stepped <- Filter(function(a) identical(a$fileName, "stepped.txt"), assets)
+  expect_length(stepped, 1)
+  expect_identical(as.numeric(stepped[[1]]$step), 7)
+})

@@ -7,11 +7,12 @@ new_key <- function(name = NULL) {
 }
 
 # A clientlib endpoint (what the streaming SDKs use), with a gzip JSON body.
-clientlib <- function(endpoint, body, gzip = TRUE) {
+clientlib <- function(endpoint, body, gzip = TRUE, batch_id = NULL) {
   json <- if (is.character(body)) body else
     as.character(jsonlite::toJSON(body, auto_unbox = TRUE, null = "null", digits = NA))
   res <- cometr:::comet_http(endpoint, "POST", url = cometr:::clientlib_url(endpoint),
-                             body = json, gzip = gzip)
+                             body = json, gzip = gzip,
+                             headers = c("X-Comet-Batch-Id" = batch_id))
   jsonlite::parse_json(rawToChar(res$body), simplifyVector = FALSE)
 }
 
@@ -71,7 +72,7 @@ test_that("metrics round-trip, with NaN and Infinity kept, and summarise as Come
   expect_identical(loss$stepCurrent, 3L)
 })
 
-test_that("batched metric points are stored exactly once when a batch is resent", {
+test_that("batched metric points are stored exactly once when a batch is resent under its identity", {
   local_test_server()
   k <- new_key()
   batch <- list(experimentKey = k, values = list(
@@ -82,8 +83,8 @@ test_that("batched metric points are stored exactly once when a batch is resent"
     list(metricName = "m", metricValue = "-Infinity", step = 3, epoch = 0, context = "val",
          timestamp = 30)
   ))
-  clientlib("batch/logger/experiment/metric", batch)
-  clientlib("batch/logger/experiment/metric", batch)
+  clientlib("batch/logger/experiment/metric", batch, batch_id = "run1-m1-3")
+  clientlib("batch/logger/experiment/metric", batch, batch_id = "run1-m1-3")
   m <- call_api("/experiment/metrics/get-metric",
                 params = list(experimentKey = k, metricName = "m"))$metrics
   expect_identical(vapply(m, `[[`, "", "metricValue"), c("1", "NaN", "-Infinity"))
@@ -93,6 +94,10 @@ test_that("batched metric points are stored exactly once when a batch is resent"
   clientlib("batch/logger/experiment/metric", batch)
   expect_length(call_api("/experiment/metrics/get-metric",
                          params = list(experimentKey = k, metricName = "m"))$metrics, 4)
+  # Without an identity every point sent is kept, equal ones included, as Comet does.
+  clientlib("batch/logger/experiment/metric", batch)
+  expect_length(call_api("/experiment/metrics/get-metric",
+                         params = list(experimentKey = k, metricName = "m"))$metrics, 5)
 })
 
 test_that("a batch of 1,000,000 metric points is stored within 30 s", {

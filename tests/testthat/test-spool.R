@@ -120,6 +120,96 @@ test_that("an upload queued when R is killed stays in the spool and send_spool()
   expect_length(list.files(file.path(spool, "files"), recursive = TRUE), 0)
 })
 
+# A cometr-server process serving `dir` on `port` (a free one when 0), killed when the
+# calling test ends; its address and process.
+server_process <- function(dir, port = 0L, env = parent.frame()) {
+  proc <- processx::process$new(cometr_server_bin(), c("--port", port, "--dir", dir),
+                                stdout = "|", stderr = "|")
+  withr::defer(if (proc$is_alive()) proc$kill(), envir = env)
+  url <- cometr_server_url(proc)
+  list(proc = proc, url = url, port = as.integer(sub("^.*:([0-9]+)/clientlib/$", "\\1", url)))
+}
+
+# The steps of metric "m" the server holds for experiment `key`.
+stored_steps <- function(key) {
+  exp <- suppressMessages(get_experiment(key))
+  on.exit(exp$stop())
+  vapply(exp$get_metric("m")$metrics, function(x) as.numeric(x$step), 0)
+}
+
+test_that("stop() while the server process is killed keeps the batch in flight, and send_spool() delivers all once", {
+  skip_on_os("windows")
+  local_isolated_config()
+  dir <- withr::local_tempdir()
+  srv <- server_process(dir)
+  withr::local_envvar(COMET_URL_OVERRIDE = srv$url, COMET_API_KEY = "kill-test-key",
+                      COMET_WORKSPACE = "local", COMET_PROJECT_NAME = "general")
+  withr::local_options(cometr.stop_timeout = 1, cometr.retry_timeout = 1)
+  exp <- new_test_experiment()
+  key <- exp$get_key()
+  for (i in 1:100) exp$log_metric("m", i, step = i)
+  Sys.sleep(2.5)
+  srv$proc$kill()
+  for (i in 101:200) exp$log_metric("m", i, step = i)
+  # The sender has taken the second hundred out of the queue and is retrying them.
+  Sys.sleep(2.5)
+  warnings <- list()
+  withCallingHandlers(exp$stop(), cometr_delivery_warning = function(w) {
+    warnings[[length(warnings) + 1L]] <<- w
+    invokeRestart("muffleWarning")
+  })
+  w <- Filter(function(w) !is.null(w$pending), warnings)
+  expect_length(w, 1)
+  w <- w[[1]]
+  expect_identical(as.numeric(w$pending), 100)
+  expect_match(conditionMessage(w), "^100 logged item")
+  expect_true(file.exists(w$spool))
+  expect_match(conditionMessage(w), w$spool, fixed = TRUE)
+  srv <- server_process(dir, srv$port)
+  out <- suppressMessages(send_spool(w$spool))
+  expect_true(out$delivered)
+  expect_identical(out$items, 100)
+  expect_identical(sort(stored_steps(key)), as.numeric(1:200))
+})
+
+test_that("R exiting while the server process is killed keeps the batch in flight, and send_spool() delivers all once", {
+  skip_on_os("windows")
+  local_isolated_config()
+  dir <- withr::local_tempdir()
+  srv <- server_process(dir)
+  cache <- withr::local_tempdir()
+  keyfile <- tempfile()
+  res <- run_rscript(c(
+    "library(cometr)",
+    "options(cometr.stop_timeout = 1)",
+    "exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,",
+    "                         log_output = FALSE, keep_active = FALSE)",
+    sprintf("writeLines(exp$get_key(), '%s')", keyfile),
+    "for (i in 1:100) exp$log_metric('m', i, step = i)",
+    "Sys.sleep(2.5)",
+    sprintf("tools::pskill(%d, tools::SIGKILL)", srv$proc$get_pid()),
+    "for (i in 101:200) exp$log_metric('m', i, step = i)",
+    "Sys.sleep(2.5)"
+  ), env = c(paste0("R_USER_CACHE_DIR=", cache), paste0("COMET_URL_OVERRIDE=", srv$url),
+             "COMET_API_KEY=exit-test-key", "COMET_WORKSPACE=local",
+             "COMET_PROJECT_NAME=general"))
+  expect_identical(res$status, 0L)
+  key <- readLines(keyfile)
+  spool <- file.path(cache, "R", "cometr", "spool")
+  files <- list.files(spool, pattern = "\\.spool$", full.names = TRUE)
+  expect_length(files, 1)
+  # The warning at exit says how much is kept, and where.
+  said <- paste(res$stderr, collapse = "\n")
+  expect_match(said, "100 logged item", fixed = TRUE)
+  expect_match(said, basename(files), fixed = TRUE)
+  srv$proc$wait(5000)
+  srv <- server_process(dir, srv$port)
+  withr::local_envvar(COMET_URL_OVERRIDE = srv$url, COMET_API_KEY = "exit-test-key")
+  out <- suppressMessages(send_spool(spool))
+  expect_true(out$delivered)
+  expect_identical(sort(stored_steps(key)), as.numeric(1:200))
+})
+
 test_that("send_spool() checks its arguments, and an unreadable file warns and is skipped", {
   local_isolated_config()
   expect_error(send_spool(timeout = -1), "timeout", class = "cometr_input_error")

@@ -101,6 +101,16 @@ fn rust_experiment_flush(id: i32, timeout: f64) -> Robj {
     report_list(experiment::flush(id, seconds(timeout)))
 }
 
+/// Before a read: send what this process has queued for experiment `key` ("" for
+/// every experiment), waiting at most `timeout` seconds in all.
+/// @noRd
+#[extendr]
+fn rust_experiment_send_queued(key: &str, timeout: f64) -> Robj {
+    let key = Some(key).filter(|k| !k.is_empty());
+    let (sent, pending) = experiment::send_queued(key, seconds(timeout));
+    ok(list!(delivered = sent, pending = pending as f64))
+}
+
 /// Report (and clear) the outbox's problems without flushing.
 /// @noRd
 #[extendr]
@@ -185,6 +195,7 @@ extendr_module! {
     fn rust_experiment_parameter;
     fn rust_experiment_rest;
     fn rust_experiment_flush;
+    fn rust_experiment_send_queued;
     fn rust_experiment_problems;
     fn rust_experiment_heartbeat;
     fn rust_experiment_close;

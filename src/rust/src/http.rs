@@ -41,6 +41,8 @@ fn rust_http(
     file_part: Nullable<String>,
     form_names: Vec<String>,
     form_values: Vec<String>,
+    header_names: Vec<String>,
+    header_values: Vec<String>,
     retry_seconds: f64,
 ) -> Robj {
     let req = http::Request {
@@ -54,6 +56,7 @@ fn rust_http(
         file_part: file_part.into_option(),
         file_sha256: None,
         form: pairs(form_names, form_values),
+        headers: pairs(header_names, header_values),
     };
     let budget = seconds(retry_seconds);
     let answer = match retry::send_blocking(&req, budget) {

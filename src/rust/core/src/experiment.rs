@@ -27,7 +27,11 @@ pub fn open_online(key: &str, api_key: &str, root: &str, mut settings: Settings)
     logging::register_secret(api_key);
     let root = root.trim_end_matches('/');
     settings.server = root.to_string();
-    outbox::open(key, settings, Box::new(Sender::new(key, api_key, root)))
+    if settings.run.is_empty() {
+        settings.run = crate::new_id();
+    }
+    let sender = Sender::new(key, api_key, root, &settings.run);
+    outbox::open(key, settings, Box::new(sender))
 }
 
 /// An offline experiment just opened.
@@ -103,6 +107,30 @@ pub fn flush(id: i32, timeout: Duration) -> Report {
     }
 }
 
+/// Before a read: hand what this process has queued for experiment `key` (for every
+/// experiment when `None`, when the reader cannot tell which it reads) to the sinks,
+/// waiting at most `timeout` in all, whichever handle logged it. Returns whether
+/// everything went, and how many items are still pending.
+pub fn send_queued(key: Option<&str>, timeout: Duration) -> (bool, usize) {
+    let outboxes = outbox::of_experiment(key);
+    if outboxes.is_empty() {
+        return (true, 0);
+    }
+    output::flush();
+    let deadline = std::time::Instant::now() + timeout;
+    let mut ok = true;
+    let mut pending = 0;
+    for s in outboxes {
+        if s.pending() == 0 {
+            continue;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        ok &= s.flush_blocking(left);
+        pending += s.pending();
+    }
+    (ok && pending == 0, pending)
+}
+
 /// Close an experiment's outbox, in this order: stop capturing its output (so the last
 /// lines are queued), flush within `timeout`, tell the server the run ended (when
 /// `end` and everything was delivered), keep or delete the spool, let the sink finish
@@ -167,14 +195,15 @@ pub fn replay_spool(
         root.to_string()
     };
     let items = contents.items.len();
-    let id = open_online(
-        &contents.experiment_key,
-        api_key,
-        &root,
-        Settings::default(),
-    );
+    // The spool's run names the batches again, so a batch the server applied before
+    // the answer was lost is recognised and not applied twice.
+    let settings = Settings {
+        run: contents.run.clone(),
+        ..Settings::default()
+    };
+    let id = open_online(&contents.experiment_key, api_key, &root, settings);
     let s = outbox::get(id).ok_or("cannot open an outbox")?;
-    s.load(contents.items);
+    s.load(contents.items, contents.bounds);
     let ok = s.flush_blocking(timeout);
     let pending = s.pending();
     let problems = s.take_problems();

@@ -120,6 +120,8 @@ pub struct Request {
     pub form: Vec<(String, String)>,
     pub multipart: bool,
     pub gzip_body: bool,
+    /// Extra headers (the identity of a batch, which Comet's service ignores).
+    pub headers: Vec<(String, String)>,
 }
 
 /// What comes back: either an HTTP answer (any status) or a transport failure.
@@ -186,6 +188,9 @@ async fn build(req: &Request) -> Result<reqwest::RequestBuilder, Failure> {
         })?;
         hv.set_sensitive(true);
         rb = rb.header(reqwest::header::AUTHORIZATION, hv);
+    }
+    for (name, value) in &req.headers {
+        rb = rb.header(name.as_str(), value.as_str());
     }
     if !req.query.is_empty() {
         rb = rb.query(&req.query);

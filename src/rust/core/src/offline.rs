@@ -682,11 +682,26 @@ impl Target {
     }
 
     fn post(&self, url: String, body: Value, gzip: bool, s: &mut Summary) -> bool {
+        self.post_batch(url, body, gzip, None, s)
+    }
+
+    /// Post, naming the batch when it has an identity (see `sender::BATCH_ID_HEADER`).
+    fn post_batch(
+        &self,
+        url: String,
+        body: Value,
+        gzip: bool,
+        id: Option<String>,
+        s: &mut Summary,
+    ) -> bool {
         let req = Request {
             method: "POST".into(),
             url,
             json_body: Some(body.to_string()),
             gzip_body: gzip,
+            headers: id
+                .map(|id| vec![(crate::sender::BATCH_ID_HEADER.to_string(), id)])
+                .unwrap_or_default(),
             ..Default::default()
         };
         self.send(req, s)
@@ -704,6 +719,19 @@ impl Target {
         while !items.is_empty() {
             let n = items.len().min(CHUNK);
             let chunk: Vec<Value> = items.drain(..n).collect();
+            // Metrics are named by the lines of messages.json they come from, which
+            // are the same in every upload of the archive: an upload repeated after
+            // a lost answer does not store them twice.
+            let offsets = (chunk.first(), chunk.last());
+            let id = match offsets {
+                (Some(a), Some(b)) if endpoint.ends_with("metric") => {
+                    match (a["offset"].as_i64(), b["offset"].as_i64()) {
+                        (Some(a), Some(b)) => Some(format!("{}-offline-m{a}-{b}", self.key)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
             let mut body = json!({"experimentKey": self.key});
             body[field] = Value::Array(chunk);
             if endpoint.ends_with("output") {
@@ -714,7 +742,7 @@ impl Target {
             } else {
                 format!("{}/clientlib/rest/v2/{endpoint}", self.root)
             };
-            if self.post(url, body, true, s) {
+            if self.post_batch(url, body, true, id, s) {
                 sent += n;
             }
         }

@@ -13,9 +13,15 @@
 //! The queues hold at most `max_memory_items`; beyond that, items stay only in the
 //! spool and are read back when the queues have drained, in order. Delivered batches
 //! are marked in the spool, which is deleted once everything has been delivered.
+//!
+//! A batch is formed once: its bounds (first and last sequence number of its kind) are
+//! noted in the spool before it is sent and kept until it is acknowledged, so a retry,
+//! a later flush or a replay of the spool sends exactly the same batch under the same
+//! identity (`sender::Sender::batch_id`). A batch being sent counts as pending until the
+//! server has acknowledged it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -78,6 +84,8 @@ pub struct Settings {
     /// The server the items are meant for, written into the spool's header so that
     /// `send_spool()` knows where to send what is left.
     pub server: String,
+    /// The run naming this outbox's batches; a new one when empty.
+    pub run: String,
 }
 
 impl Default for Settings {
@@ -89,16 +97,24 @@ impl Default for Settings {
             max_memory_items: 200_000,
             spool_dir: None,
             server: String::new(),
+            run: String::new(),
         }
     }
 }
 
 pub struct Outbox {
+    /// The experiment the items belong to.
+    pub key: String,
     settings: Settings,
     sink: Box<dyn Sink>,
     incoming: Mutex<Vec<Entry>>,
     staging: Mutex<Staging>,
     queues: Mutex<Queues>,
+    /// Items taken out of the queues and not yet acknowledged (or put back).
+    in_flight: AtomicUsize,
+    /// Per kind, the last item of the batch formed and not yet acknowledged: the next
+    /// send of that kind sends that same batch.
+    bounds: Mutex<HashMap<Kind, u64>>,
     /// Held while sending, so the background task and a flush never interleave.
     send_lock: tokio::sync::Mutex<()>,
     wake: tokio::sync::Notify,
@@ -128,10 +144,13 @@ pub fn get(id: i32) -> Option<Arc<Outbox>> {
 
 /// Create an outbox that drains into `sink`, start its background tasks, and return
 /// its id.
-pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
+pub fn open(key: &str, mut settings: Settings, sink: Box<dyn Sink>) -> i32 {
+    if settings.run.is_empty() {
+        settings.run = crate::new_id();
+    }
     let mut problems = Vec::new();
     let writer = settings.spool_dir.as_ref().and_then(|d| {
-        match spool::Writer::create(d, key, &settings.server) {
+        match spool::Writer::create(d, key, &settings.server, &settings.run) {
             Ok(w) => Some(w),
             Err(e) => {
                 problems.push(Problem::delivery(format!(
@@ -144,6 +163,7 @@ pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
     });
     let has = !problems.is_empty();
     let s = Arc::new(Outbox {
+        key: key.to_string(),
         settings,
         sink,
         incoming: Mutex::new(Vec::new()),
@@ -154,6 +174,8 @@ pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
             spilled: 0,
         }),
         queues: Mutex::new(Queues::default()),
+        in_flight: AtomicUsize::new(0),
+        bounds: Mutex::new(HashMap::new()),
         send_lock: tokio::sync::Mutex::new(()),
         wake: tokio::sync::Notify::new(),
         closed: AtomicBool::new(false),
@@ -179,6 +201,19 @@ pub fn open(key: &str, settings: Settings, sink: Box<dyn Sink>) -> i32 {
         *g = Some(handle);
     }
     id
+}
+
+/// The open outboxes of experiment `key`, or all of them.
+pub fn of_experiment(key: Option<&str>) -> Vec<Arc<Outbox>> {
+    registry()
+        .lock()
+        .map(|m| {
+            m.values()
+                .filter(|s| key.is_none_or(|k| s.key == k))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Remove an outbox from the registry (after its final flush).
@@ -217,7 +252,7 @@ impl Outbox {
             .unwrap_or_default()
     }
 
-    /// Items not yet delivered: waiting, staged, or only in the spool.
+    /// Items not yet delivered: waiting, staged, only in the spool, or being sent.
     pub fn pending(&self) -> usize {
         let incoming = self.incoming.lock().map(|q| q.len()).unwrap_or(0);
         let staged = self.queues.lock().map(|q| q.len()).unwrap_or(0);
@@ -227,7 +262,7 @@ impl Outbox {
             .lock()
             .map(|f| usize::from(f.is_some()))
             .unwrap_or(0);
-        incoming + staged + spilled + file
+        incoming + staged + spilled + file + self.in_flight.load(Ordering::Acquire)
     }
 
     fn push(&self, e: Entry) -> usize {
@@ -344,14 +379,64 @@ impl Outbox {
         }
     }
 
-    /// Queue items read from a spool file (already numbered and serialised).
-    pub fn load(&self, items: Vec<(Kind, u64, String)>) {
+    /// Queue items read from a spool file (already numbered and serialised), with the
+    /// bounds of the batches that were being sent.
+    pub fn load(&self, items: Vec<(Kind, u64, String)>, bounds: Vec<(Kind, u64)>) {
         let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
         let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         for (kind, seq, json) in items {
             st.next_seq = st.next_seq.max(seq + 1);
             q.push(kind, seq, json);
         }
+        let mut b = self.bounds.lock().unwrap_or_else(|e| e.into_inner());
+        b.extend(bounds);
+    }
+
+    /// Take the next batch of one kind: the batch formed before and not acknowledged
+    /// if there is one, else up to `max` items, whose bounds are then noted in memory
+    /// until the batch is acknowledged (and returned, for the spool: the caller holds
+    /// the queues, which are locked after the staging lock). The items count as in
+    /// flight.
+    fn take_batch(
+        &self,
+        kind: Kind,
+        q: &mut Queues,
+        max: usize,
+        formed: &mut Vec<(Kind, u64, u64)>,
+    ) -> Vec<(u64, String)> {
+        let v = match kind {
+            Kind::Metric => &mut q.metrics,
+            Kind::Parameter => &mut q.parameters,
+            _ => &mut q.output,
+        };
+        let Some(&(head, _)) = v.first() else {
+            return Vec::new();
+        };
+        let mut bounds = self.bounds.lock().unwrap_or_else(|e| e.into_inner());
+        let batch = match bounds.get(&kind) {
+            Some(&last) if head <= last => {
+                let n = v.iter().take_while(|(s, _)| *s <= last).count();
+                v.drain(..n).collect()
+            }
+            _ => {
+                let batch = take(v, max);
+                let last = batch.last().map(|(s, _)| *s).unwrap_or(head);
+                bounds.insert(kind, last);
+                formed.push((kind, head, last));
+                batch
+            }
+        };
+        self.in_flight.fetch_add(batch.len(), Ordering::AcqRel);
+        batch
+    }
+
+    /// A batch is settled (acknowledged, or put back in the queues).
+    fn settled(&self, n: usize) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            });
     }
 
     /// Read spilled items back from the spool once the queues have room.
@@ -384,6 +469,11 @@ impl Outbox {
     }
 
     fn ack(&self, kind: Kind, seq: u64) {
+        if let Ok(mut b) = self.bounds.lock() {
+            if b.get(&kind).is_some_and(|&last| last <= seq) {
+                b.remove(&kind);
+            }
+        }
         let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = st.spool.as_mut() {
             let _ = w.ack(kind, seq);
@@ -436,19 +526,31 @@ impl Outbox {
         // in order.
         loop {
             self.unspill();
+            let mut formed = Vec::new();
             let (metrics, params, output, rest, file) = {
                 let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-                let m = take(&mut q.metrics, max);
-                let p = take(&mut q.parameters, max);
-                let o = take(&mut q.output, max);
+                let m = self.take_batch(Kind::Metric, &mut q, max, &mut formed);
+                let p = self.take_batch(Kind::Parameter, &mut q, max, &mut formed);
+                let o = self.take_batch(Kind::Output, &mut q, max, &mut formed);
                 let r = q.rest.pop_front();
                 let f = q.files.pop_front();
                 // Marked before the queue lock is let go, so it is never counted out.
                 if let Some((_, json)) = &f {
                     self.set_file_in_flight(Some(json.clone()));
                 }
+                if r.is_some() {
+                    self.in_flight.fetch_add(1, Ordering::AcqRel);
+                }
                 (m, p, o, r, f)
             };
+            if !formed.is_empty() {
+                let mut st = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(w) = st.spool.as_mut() {
+                    for (kind, first, last) in formed {
+                        let _ = w.batch(kind, first, last);
+                    }
+                }
+            }
             if metrics.is_empty()
                 && params.is_empty()
                 && output.is_empty()
@@ -467,8 +569,10 @@ impl Outbox {
                     continue;
                 }
                 let last = batch.last().map(|(s, _)| *s).unwrap_or(0);
+                let n = batch.len();
                 if self.deliver(kind, &batch, deadline).await {
                     self.ack(kind, last);
+                    self.settled(n);
                 } else {
                     self.requeue(|q| {
                         let v = match kind {
@@ -478,6 +582,7 @@ impl Outbox {
                         };
                         prepend(v, batch);
                     });
+                    self.settled(n);
                     ok = false;
                 }
             }
@@ -491,6 +596,7 @@ impl Outbox {
                     self.requeue(|q| q.rest.push_front(write));
                     ok = false;
                 }
+                self.settled(1);
             }
             if let Some(upload) = file {
                 let seq = upload.0;

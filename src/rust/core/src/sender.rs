@@ -12,18 +12,27 @@ use crate::item::{FileUpload, Kind, RestWrite};
 use crate::retry::{self, Outcome};
 use crate::sink::{self, BoxFuture, Delivery, Sink};
 
+/// The header naming a batch: a server that knows it (the local server) applies each
+/// batch once however often it arrives; Comet's service ignores it.
+pub const BATCH_ID_HEADER: &str = "X-Comet-Batch-Id";
+
 pub struct Sender {
     key: String,
     api_key: String,
+    /// The run of the outbox the batches come from (kept in its spool's header), so a
+    /// batch has the same identity when it is retried, and when a later process
+    /// replays the spool.
+    run: String,
     /// The server root, without `/clientlib` and trailing slashes.
     root: String,
 }
 
 impl Sender {
-    pub fn new(key: &str, api_key: &str, root: &str) -> Sender {
+    pub fn new(key: &str, api_key: &str, root: &str, run: &str) -> Sender {
         Sender {
             key: key.to_string(),
             api_key: api_key.to_string(),
+            run: run.to_string(),
             root: root.trim_end_matches('/').to_string(),
         }
     }
@@ -74,8 +83,26 @@ impl Sender {
         }
     }
 
+    /// A batch's identity: its run, kind and the sequence numbers of its first and last
+    /// items. The outbox forms a batch once and keeps its bounds through retries and
+    /// spool replays, so equal identities always mean the same items.
+    pub fn batch_id(run: &str, kind: Kind, batch: &[(u64, String)]) -> String {
+        let first = batch.first().map(|(s, _)| *s).unwrap_or(0);
+        let last = batch.last().map(|(s, _)| *s).unwrap_or(0);
+        format!("{run}-{}{first}-{last}", kind.tag())
+    }
+
     /// The request that delivers a batch of one kind: items are already JSON text.
     fn batch_request(&self, kind: Kind, batch: &[(u64, String)]) -> Request {
+        let mut req = self.unnamed_batch_request(kind, batch);
+        req.headers.push((
+            BATCH_ID_HEADER.into(),
+            Self::batch_id(&self.run, kind, batch),
+        ));
+        req
+    }
+
+    fn unnamed_batch_request(&self, kind: Kind, batch: &[(u64, String)]) -> Request {
         if kind == Kind::Rest {
             let w = batch
                 .first()
@@ -145,7 +172,13 @@ impl Sink for Sender {
                 let first = items.first().map(|(_, j)| j.as_str()).unwrap_or("");
                 let f = FileUpload::from_staged(first);
                 let what = format!("the file {} (asset '{}')", f.original, f.name());
-                (self.file_request(&f), what, Some(f))
+                // Named like a batch, so an upload resent after a lost answer is kept once.
+                let mut req = self.file_request(&f);
+                req.headers.push((
+                    BATCH_ID_HEADER.into(),
+                    Self::batch_id(&self.run, kind, items),
+                ));
+                (req, what, Some(f))
             } else {
                 (self.batch_request(kind, items), "data".to_string(), None)
             };

@@ -3,9 +3,13 @@
 //! process fails.
 //!
 //! Format, one record per line, tab-separated:
-//! - `H <json>`: header, `{"experimentKey", "root", "version"}`. Never the API key.
+//! - `H <json>`: header, `{"experimentKey", "root", "run", "version"}`. Never the API
+//!   key. `run` names the outbox's batches (see `sender::Sender::batch_id`).
 //! - `<kind> <seq> <json>`: an item; kind `m` metric, `p` parameter, `o` output line,
 //!   `r` REST write (`{"e": endpoint, "b": body}`).
+//! - `B <kind> <first> <last>`: a batch of that kind was formed from the items `first`
+//!   to `last` and is being sent; a replay sends these items as that same batch, with
+//!   the same identity, so a server that already applied it does not apply it again.
 //! - `A <kind> <seq>`: every item of that kind up to `seq` has been delivered.
 //!
 //! Within a kind, items are sent in sequence order, so one high-water mark per kind is
@@ -25,7 +29,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn create(dir: &Path, key: &str, root: &str) -> std::io::Result<Writer> {
+    pub fn create(dir: &Path, key: &str, root: &str, run: &str) -> std::io::Result<Writer> {
         std::fs::create_dir_all(dir)?;
         let name = format!("{key}-{}-{}.spool", std::process::id(), crate::new_id());
         let path = dir.join(name);
@@ -38,7 +42,7 @@ impl Writer {
         }
         let file = opts.open(&path)?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
-        let header = json!({"experimentKey": key, "root": root, "version": 1});
+        let header = json!({"experimentKey": key, "root": root, "run": run, "version": 1});
         writeln!(out, "H\t{header}")?;
         out.flush()?;
         Ok(Writer { path, out })
@@ -46,6 +50,13 @@ impl Writer {
 
     pub fn item(&mut self, kind: Kind, seq: u64, json: &str) -> std::io::Result<()> {
         writeln!(self.out, "{}\t{seq}\t{json}", kind.tag())
+    }
+
+    /// Note a batch before it is sent (flushed, so that a replay after a crash sends
+    /// the same batch).
+    pub fn batch(&mut self, kind: Kind, first: u64, last: u64) -> std::io::Result<()> {
+        writeln!(self.out, "B\t{}\t{first}\t{last}", kind.tag())?;
+        self.out.flush()
     }
 
     pub fn ack(&mut self, kind: Kind, seq: u64) -> std::io::Result<()> {
@@ -65,8 +76,13 @@ impl Writer {
 pub struct Contents {
     pub experiment_key: String,
     pub root: String,
+    /// The run that named the batches (empty in spools of earlier versions).
+    pub run: String,
     /// Undelivered items in sequence order, with their kind.
     pub items: Vec<(Kind, u64, String)>,
+    /// Per kind, the last item of a batch formed but not acknowledged: it is sent
+    /// again as the same batch.
+    pub bounds: Vec<(Kind, u64)>,
 }
 
 /// Parse a spool's text. A torn last line (the process died while writing it) is
@@ -74,6 +90,7 @@ pub struct Contents {
 pub fn parse(text: &str) -> Result<Contents, String> {
     let mut c = Contents::default();
     let mut acked: HashMap<Kind, u64> = HashMap::new();
+    let mut batches: HashMap<Kind, (u64, u64)> = HashMap::new();
     let mut items = Vec::new();
     let mut header = false;
     for line in text.lines() {
@@ -88,7 +105,16 @@ pub fn parse(text: &str) -> Result<Contents, String> {
                     serde_json::from_str(b).map_err(|e| format!("bad spool header: {e}"))?;
                 c.experiment_key = v["experimentKey"].as_str().unwrap_or("").to_string();
                 c.root = v["root"].as_str().unwrap_or("").to_string();
+                c.run = v["run"].as_str().unwrap_or("").to_string();
                 header = true;
+            }
+            "B" => {
+                let mut seqs = rest.unwrap_or("").split('\t').map(|x| x.parse::<u64>());
+                if let (Some(k), Some(Ok(first)), Some(Ok(last))) =
+                    (Kind::from_tag(b), seqs.next(), seqs.next())
+                {
+                    batches.insert(k, (first, last));
+                }
             }
             "A" => {
                 if let (Some(k), Some(s)) =
@@ -115,6 +141,13 @@ pub fn parse(text: &str) -> Result<Contents, String> {
     items.retain(|(k, s, _)| acked.get(k).is_none_or(|a| s > a));
     items.sort_by_key(|(_, s, _)| *s);
     c.items = items;
+    let mut bounds: Vec<(Kind, u64)> = batches
+        .into_iter()
+        .filter(|(k, (first, _))| acked.get(k).is_none_or(|a| first > a))
+        .map(|(k, (_, last))| (k, last))
+        .collect();
+    bounds.sort_by_key(|(k, _)| k.tag());
+    c.bounds = bounds;
     Ok(c)
 }
 
@@ -204,6 +237,17 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_sent_but_not_acknowledged_keeps_its_bounds() {
+        let text = "H\t{\"experimentKey\":\"k\",\"root\":\"r\",\"run\":\"x1\"}\n\
+                    m\t1\t{}\nm\t2\t{}\nm\t3\t{}\nm\t4\t{}\n\
+                    B\tm\t1\t2\nA\tm\t2\nB\tm\t3\t4\n";
+        let c = parse(text).unwrap();
+        assert_eq!(c.run, "x1");
+        assert_eq!(c.bounds, vec![(Kind::Metric, 4)]);
+        assert_eq!(c.items.len(), 2);
+    }
+
+    #[test]
     fn rejects_files_without_header() {
         assert!(parse("m\t1\t{}\n").is_err());
         assert!(parse("").is_err());
@@ -214,7 +258,7 @@ mod tests {
     fn writes_and_reads_back() {
         let dir =
             std::env::temp_dir().join(format!("cometr-spool-{}", uuid::Uuid::new_v4().simple()));
-        let mut w = Writer::create(&dir, "abc", "http://x").unwrap();
+        let mut w = Writer::create(&dir, "abc", "http://x", "run1").unwrap();
         w.item(Kind::Metric, 1, "{\"v\":1}").unwrap();
         w.item(Kind::Metric, 2, "{\"v\":2}").unwrap();
         w.ack(Kind::Metric, 1).unwrap();

@@ -84,6 +84,15 @@ impl Request {
         self
     }
 
+    /// Set a header.
+    #[cfg(test)]
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Request {
+        if let Ok(v) = axum::http::HeaderValue::from_str(value) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+
     /// Set a JSON body.
     #[cfg(test)]
     pub fn with_json(mut self, body: &Value) -> Request {

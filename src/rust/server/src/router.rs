@@ -5,13 +5,57 @@ use axum::http::Method;
 
 use crate::error::ApiError;
 use crate::handlers::{artifacts, assets, experiment, general, offline, Env};
-use crate::reply::Handled;
+use crate::reply::{Handled, Reply};
 use crate::request::{Api, Request};
 
 type Handler = fn(&Env, &Request) -> Handled;
 
-/// Answer a request with the handler of its endpoint.
+/// The header naming a batch (cometr's outbox and offline upload send it).
+pub const BATCH_ID_HEADER: &str = "x-comet-batch-id";
+
+/// Longest batch identity accepted.
+const MAX_BATCH_ID: usize = 200;
+
+/// The batch identity a request carries, if any.
+pub fn batch_id(req: &Request) -> Result<Option<&str>, ApiError> {
+    let Some(v) = req.headers.get(BATCH_ID_HEADER) else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(id) if !id.is_empty() && id.len() <= MAX_BATCH_ID => Ok(Some(id)),
+        _ => Err(ApiError::new(
+            400,
+            format!("{BATCH_ID_HEADER} must be 1 to {MAX_BATCH_ID} visible characters"),
+            None,
+        )),
+    }
+}
+
+/// Answer a request with the handler of its endpoint. A request naming its batch is
+/// applied once: the handler's writes and the batch's identity are kept together or
+/// not at all, and a batch seen before gets the answer it got then, with nothing
+/// applied again. Without an identity every request is applied.
 pub fn route(env: &Env, req: &Request) -> Handled {
+    let Some(id) = batch_id(req)? else {
+        return dispatch(env, req);
+    };
+    if let Some(reply) = env.store.applied_batch(id)? {
+        return Ok(Reply::Json(
+            serde_json::from_str(&reply).unwrap_or(serde_json::Value::Null),
+        ));
+    }
+    let unit = env.store.unit()?;
+    let reply = dispatch(env, req)?;
+    let text = match &reply {
+        Reply::Json(v) => v.to_string(),
+        _ => "null".to_string(),
+    };
+    env.store.remember_batch(id, &text)?;
+    unit.commit()?;
+    Ok(reply)
+}
+
+fn dispatch(env: &Env, req: &Request) -> Handled {
     // `write/experiment/{key}/mark-not-throttled`, in either family.
     if let Some(key) = req
         .path
@@ -167,12 +211,38 @@ mod tests {
             &post(Api::Clientlib, "batch/logger/experiment/metric").with_json(&batch),
         ));
         assert_eq!(stored["msg"], "2 metrics stored");
-        // A resent batch stores nothing new.
-        let again = json_of(route(
+        // A batch resent under the same identity is applied once (and answered as
+        // before); without an identity, equal points are stored as often as sent.
+        let named = |id: &str| {
+            post(Api::Clientlib, "batch/logger/experiment/metric")
+                .with_json(&batch)
+                .with_header(BATCH_ID_HEADER, id)
+        };
+        assert_eq!(
+            json_of(route(&env, &named("b1")))["msg"],
+            "2 metrics stored"
+        );
+        assert_eq!(
+            json_of(route(&env, &named("b1")))["msg"],
+            "2 metrics stored"
+        );
+        assert_eq!(
+            f.store.metric_values(&key, "loss").unwrap().len(),
+            4,
+            "the first batch and b1 once"
+        );
+        json_of(route(
             &env,
             &post(Api::Clientlib, "batch/logger/experiment/metric").with_json(&batch),
         ));
-        assert_eq!(again["msg"], "0 metrics stored");
+        assert_eq!(f.store.metric_values(&key, "loss").unwrap().len(), 6);
+        // A batch whose handler fails is not remembered, and none of it is kept.
+        let bad = json!({"experimentKey": "nope", "values": [{"metricName": "x"}]});
+        let failing = post(Api::Clientlib, "batch/logger/experiment/metric")
+            .with_json(&bad)
+            .with_header(BATCH_ID_HEADER, "b2");
+        assert!(route(&env, &failing).is_err());
+        assert!(f.store.applied_batch("b2").unwrap().is_none());
         let summary = json_of(route(
             &env,
             &get(Api::Rest, "experiment/metrics/summary").with_query("experimentKey", &key),

@@ -30,7 +30,18 @@ pub async fn handle(state: Arc<State>, req: axum::extract::Request) -> Response 
 
 /// Apply the random failures around the real service.
 async fn handle_logged(state: Arc<State>, req: axum::extract::Request) -> Response {
-    state.log_request(trust::log_line(req.method(), req.uri()));
+    // A named batch is logged with its identity, so a test can tell a resent batch
+    // from a new one.
+    let batch = req
+        .headers()
+        .get(crate::router::BATCH_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|id| format!(" batch={id}"))
+        .unwrap_or_default();
+    state.log_request(format!(
+        "{}{batch}",
+        trust::log_line(req.method(), req.uri())
+    ));
     let settings = state.chaos.lock().ok().and_then(|c| c.clone());
     let Some(settings) = settings.filter(|s| s.applies_to(req.uri().path())) else {
         return serve(state, req).await;

@@ -76,6 +76,7 @@ enum Problem {
     TooLong = 3,
     NotCount = 4,
     NotValue = 5,
+    NotWhole = 6,
 }
 
 fn refused(arg: Arg, problem: Problem) -> c_int {
@@ -166,7 +167,8 @@ unsafe fn text(ch: Sexp) -> Option<String> {
     }
 }
 
-/// NULL, or a single finite whole number exact as a double (a step, an epoch).
+/// NULL, or a single finite whole number exact as a double (a step, an epoch). A
+/// fraction is refused, never rounded: step 0.5 is not step 1.
 unsafe fn count(x: Sexp, arg: Arg) -> Result<Option<i64>, c_int> {
     let v = match TYPEOF(x) {
         NILSXP => return Ok(None),
@@ -178,14 +180,21 @@ unsafe fn count(x: Sexp, arg: Arg) -> Result<Option<i64>, c_int> {
         _ => None,
     };
     match v {
-        Some(v) if v.is_finite() && v.abs() <= 2f64.powi(53) => Ok(Some(v.round() as i64)),
+        Some(v) if v.is_finite() && v.abs() <= 2f64.powi(53) => {
+            if v.fract() == 0.0 {
+                Ok(Some(v as i64))
+            } else {
+                Err(refused(arg, Problem::NotWhole))
+            }
+        }
         _ => Err(refused(arg, Problem::NotCount)),
     }
 }
 
 /// A number, string or logical vector of at least one element, as JSON: one element
-/// is a scalar, more an array; NA is null, and numbers use Comet's encoding (NaN and
-/// the infinities as strings).
+/// is a scalar, more an array. Numbers use Comet's encoding (NaN and the infinities as
+/// strings); NA, of any type, is Comet's missing number "NaN", online and offline
+/// alike (the offline archive format has no null metric value).
 unsafe fn metric_value(x: Sexp) -> Result<Value, c_int> {
     let n = Rf_xlength(x) as usize;
     if OBJECT(x) != 0 || n == 0 {
@@ -196,7 +205,7 @@ unsafe fn metric_value(x: Sexp) -> Result<Value, c_int> {
             .iter()
             .map(|&v| {
                 if R_IsNA(v) != 0 {
-                    Value::Null
+                    missing()
                 } else {
                     item::number(v)
                 }
@@ -206,7 +215,7 @@ unsafe fn metric_value(x: Sexp) -> Result<Value, c_int> {
             .iter()
             .map(|&v| {
                 if v == NA_INTEGER {
-                    Value::Null
+                    missing()
                 } else {
                     Value::from(v)
                 }
@@ -216,7 +225,7 @@ unsafe fn metric_value(x: Sexp) -> Result<Value, c_int> {
             .iter()
             .map(|&v| {
                 if v == NA_INTEGER {
-                    Value::Null
+                    missing()
                 } else {
                     Value::from(v != 0)
                 }
@@ -224,7 +233,7 @@ unsafe fn metric_value(x: Sexp) -> Result<Value, c_int> {
             .collect(),
         STRSXP => (0..n as isize)
             .map(|i| match STRING_ELT(x, i) {
-                ch if ch == R_NaString => Ok(Value::Null),
+                ch if ch == R_NaString => Ok(missing()),
                 ch => text(ch)
                     .map(Value::from)
                     .ok_or(refused(Arg::Value, Problem::NotUtf8)),
@@ -233,8 +242,13 @@ unsafe fn metric_value(x: Sexp) -> Result<Value, c_int> {
         _ => return Err(refused(Arg::Value, Problem::NotValue)),
     };
     Ok(if items.len() == 1 {
-        items.pop().unwrap_or(Value::Null)
+        items.pop().unwrap_or_else(missing)
     } else {
         Value::Array(items)
     })
+}
+
+/// An NA element of a metric value.
+fn missing() -> Value {
+    Value::from("NaN")
 }

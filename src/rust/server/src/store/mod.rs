@@ -72,8 +72,9 @@ CREATE TABLE IF NOT EXISTS metrics(
   id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, name TEXT NOT NULL,
   value TEXT, step INTEGER, epoch INTEGER, context TEXT, ts INTEGER);
 CREATE INDEX IF NOT EXISTS metrics_by_experiment ON metrics(experiment_key, name);
-CREATE UNIQUE INDEX IF NOT EXISTS metrics_once ON metrics(experiment_key, name,
-  ifnull(step, ''), ifnull(epoch, ''), ifnull(context, ''), ifnull(ts, ''), ifnull(value, ''));
+DROP INDEX IF EXISTS metrics_once;
+CREATE TABLE IF NOT EXISTS applied_batches(
+  batch_id TEXT PRIMARY KEY, reply TEXT NOT NULL, applied_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS parameters(
   id INTEGER PRIMARY KEY, experiment_key TEXT NOT NULL, name TEXT NOT NULL,
   value TEXT, step INTEGER, ts INTEGER);
@@ -115,7 +116,76 @@ CREATE TABLE IF NOT EXISTS artifact_consumers(
 CREATE INDEX IF NOT EXISTS assets_by_artifact_version ON assets(artifact_version_id);
 ";
 
+/// How many batch identities the store remembers: a batch resent after this many
+/// newer ones is applied again.
+pub const REMEMBERED_BATCHES: i64 = 100_000;
+
+/// A unit of work that commits as a whole or not at all: a savepoint, so that units
+/// nest (a store method's inside a batch's). Rolled back when dropped uncommitted.
+pub struct Unit<'a> {
+    conn: &'a Connection,
+    done: bool,
+}
+
+impl<'a> Unit<'a> {
+    pub fn commit(mut self) -> rusqlite::Result<()> {
+        self.done = true;
+        self.conn.execute_batch("RELEASE unit")
+    }
+
+    fn prepare_cached(&self, sql: &str) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
+        self.conn.prepare_cached(sql)
+    }
+}
+
+impl Drop for Unit<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.conn.execute_batch("ROLLBACK TO unit; RELEASE unit");
+        }
+    }
+}
+
 impl Store {
+    /// Begin a unit of work (see `Unit`).
+    pub fn unit(&self) -> rusqlite::Result<Unit<'_>> {
+        self.conn.execute_batch("SAVEPOINT unit")?;
+        Ok(Unit {
+            conn: &self.conn,
+            done: false,
+        })
+    }
+
+    /// The answer given when the batch `id` was applied, if it was.
+    pub fn applied_batch(&self, id: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT reply FROM applied_batches WHERE batch_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    /// Remember that the batch `id` was applied, with its answer (inside the unit that
+    /// applied it, so both or neither are kept); forget the oldest beyond
+    /// `REMEMBERED_BATCHES`.
+    pub fn remember_batch(&self, id: &str, reply: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO applied_batches(batch_id, reply, applied_ms)
+             VALUES (?1, ?2, ?3)",
+            params![id, reply, now_ms()],
+        )?;
+        let newest = self.conn.last_insert_rowid();
+        if newest % 1000 == 0 {
+            self.conn.execute(
+                "DELETE FROM applied_batches WHERE rowid <= ?1",
+                params![newest - REMEMBERED_BATCHES],
+            )?;
+        }
+        Ok(())
+    }
+
     pub fn open(dir: &Path) -> Result<Store, String> {
         std::fs::create_dir_all(dir.join("assets"))
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -69,15 +69,15 @@ impl Series {
 }
 
 impl Store {
-    /// Store metric points in one transaction. A point identical to one already stored
-    /// (same name, step, epoch, context, timestamp and value) is not stored again, so a
-    /// resent batch is harmless. Returns how many were new.
+    /// Store metric points in one transaction, every one of them, as Comet does: equal
+    /// points logged twice are two points. A resent batch is recognised by its
+    /// identity (`Store::batch`), not by its content. Returns how many were stored.
     pub fn insert_metrics(&self, key: &str, points: &[MetricPoint]) -> rusqlite::Result<usize> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.unit()?;
         let mut n = 0;
         {
             let mut st = tx.prepare_cached(
-                "INSERT OR IGNORE INTO metrics(experiment_key, name, value, step, epoch, context, ts)
+                "INSERT INTO metrics(experiment_key, name, value, step, epoch, context, ts)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             let now = now_ms();
@@ -102,7 +102,7 @@ impl Store {
         key: &str,
         values: &[ParameterValue],
     ) -> rusqlite::Result<usize> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.unit()?;
         let mut n = 0;
         {
             let mut st = tx.prepare_cached(
@@ -320,7 +320,7 @@ impl Store {
         context: Option<&str>,
         lines: &[OutputLine],
     ) -> rusqlite::Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.unit()?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO output(experiment_key, line_offset, output, stderr, ts, context)
