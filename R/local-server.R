@@ -109,8 +109,9 @@ LocalServer <- R6::R6Class("cometr_local_server",
       )
       for (key in names(defaults)) {
         if (key != "COMET_URL_OVERRIDE" && !is.null(config_value(key))) next
-        private$saved[[key]] <- Sys.getenv(key, NA_character_)
-        private$set[[key]] <- defaults[[key]]
+        # Kept as secrets: the key set or replaced must not be serialized with the object.
+        private$saved[[key]] <- secret(Sys.getenv(key, NA_character_))
+        private$set[[key]] <- secret(defaults[[key]])
         do.call(Sys.setenv, as.list(defaults[key]))
       }
       invisible(self)
@@ -124,8 +125,8 @@ LocalServer <- R6::R6Class("cometr_local_server",
       # Undo the activation, unless something else has since repointed the session.
       if (identical(Sys.getenv("COMET_URL_OVERRIDE"), self$url)) {
         for (key in names(private$saved)) {
-          if (!identical(Sys.getenv(key), private$set[[key]])) next
-          old <- private$saved[[key]]
+          if (!identical(Sys.getenv(key), reveal(private$set[[key]]))) next
+          old <- reveal(private$saved[[key]])
           if (is.na(old)) Sys.unsetenv(key) else do.call(Sys.setenv, structure(list(old), names = key))
         }
       }

@@ -86,3 +86,31 @@ test_that("a secret shows as <secret> however it is printed", {
   })
   expect_false(any(grepl("a-key-to-hide", capture.output(str(s)), fixed = TRUE)))
 })
+
+test_that("saveRDS(), serialize() and save() of an object store no key; read back it still works", {
+  srv <- local_test_server(api_key = key)
+  withr::local_envvar(COMET_API_KEY = key)
+  exp <- new_test_experiment(api_key = key)
+  f <- file.path(tempdir(), "asset-secret.txt")
+  writeLines("content", f)
+  art <- create_artifact("data-secret", "dataset")
+  art$add(f)
+  logged <- exp$log_artifact(art)
+  asset <- logged$get_assets()[[1]]
+  raw_has_key <- function(r) length(grepRaw(key, r, fixed = TRUE)) > 0
+  for (obj in list(exp, srv, logged, asset)) {
+    expect_false(raw_has_key(serialize(obj, NULL)), label = class(obj)[1])
+    expect_false(raw_has_key(serialize(obj, NULL, ascii = TRUE)), label = class(obj)[1])
+    rds <- tempfile(fileext = ".rds")
+    saveRDS(obj, rds, compress = FALSE)
+    expect_false(file_has_key(rds), label = class(obj)[1])
+    rda <- tempfile(fileext = ".rda")
+    save(obj, file = rda, compress = FALSE)
+    expect_false(file_has_key(rda), label = class(obj)[1])
+  }
+  # Read back in this session the object works as before; in another session the key
+  # comes from the configuration.
+  back <- unserialize(serialize(exp, NULL))
+  back$log_metric("after", 1)
+  expect_identical(back$get_metric("after")$metrics[[1]]$metricValue, "1")
+})
