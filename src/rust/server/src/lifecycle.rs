@@ -247,6 +247,8 @@ async fn serve_connections(
             }
         });
     }
+    // Let go of the port at once; connections still open finish on their own.
+    drop(listener);
     let _ = stopping_tx.send(true);
     // Every connection holds a slot until it ends.
     let _ = slots.acquire_many(cap as u32).await;
@@ -311,6 +313,24 @@ mod tests {
         assert!(stop(id));
         assert!(!stop(id));
         assert!(!set_heartbeat(id, 500));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn lets_go_of_its_port_while_a_request_lingers() {
+        use std::io::Write;
+        let dir = temp_dir();
+        let (id, port) = start(dir.clone(), "127.0.0.1", 0, None).unwrap();
+        // A request whose body never comes: it holds its connection for the idle timeout.
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "POST /api/rest/v2/write/experiment/log-other HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Authorization: k\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{{"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(stop(id));
+        assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
         let _ = std::fs::remove_dir_all(dir);
     }
 
