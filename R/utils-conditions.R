@@ -9,6 +9,12 @@
 
 # The classes below `cometr_error` of each kind of failure the Rust side reports.
 # ("http" failures are worded here from the answer's body, see abort_http().)
+# "1 file", "2 files": a count with its noun in the right number.
+n_of <- function(n, singular, plural = paste0(singular, "s")) {
+  n <- as.integer(n)
+  sprintf("%d %s", n, if (identical(n, 1L)) singular else plural)
+}
+
 rust_error_classes <- list(
   input = "cometr_input_error",
   connection = c("cometr_connection_error", "cometr_transfer_error"),
@@ -26,6 +32,9 @@ rust_error_classes <- list(
 rust_result <- function(x, warn = FALSE) {
   err <- .subset2(x, "err")
   if (is.null(err)) return(.subset2(x, "ok"))
+  # Ctrl-C during a wait: the wait was dropped on the Rust side; R's own interrupt
+  # condition follows, as for any interrupted R code.
+  if (identical(err$kind, "interrupt")) rlang::interrupt()
   if (identical(err$kind, "http")) abort_http(err)
   fields <- err[setdiff(names(err), c("kind", "message"))]
   if (warn) {

@@ -90,6 +90,35 @@ fn rust_http(
     to_r(answer)
 }
 
+extern "C" {
+    // src/entrypoint.c
+    fn cometr_take_interrupt() -> std::os::raw::c_int;
+    fn cometr_notice(msg: *const std::os::raw::c_char);
+}
+
+fn take_interrupt() -> bool {
+    // SAFETY: called only on R's main thread (the core checks the thread), reads and
+    // clears R's interrupt flag.
+    unsafe { cometr_take_interrupt() != 0 }
+}
+
+fn notice(msg: &str) {
+    if let Ok(c) = std::ffi::CString::new(msg.replace('\0', "")) {
+        // SAFETY: R's main thread (checked by the core); the string outlives the call.
+        unsafe { cometr_notice(c.as_ptr()) }
+    }
+}
+
+/// Called once by R_init_cometr() on R's main thread: lend the core's blocking waits
+/// the interrupt check and the notice.
+#[no_mangle]
+pub extern "C" fn cometr_install_wait_hooks() {
+    http::set_wait_hooks(http::WaitHooks {
+        interrupted: take_interrupt,
+        notice,
+    });
+}
+
 /// Set the User-Agent header sent with every request.
 /// @noRd
 #[extendr]

@@ -6,7 +6,7 @@
 
 use extendr_api::prelude::*;
 
-use cometr_core::logging;
+use cometr_core::{http, logging};
 
 /// What went wrong, as R classes it (`cometr_<kind>_error`, see R/utils-conditions.R).
 #[derive(Clone, Copy)]
@@ -29,6 +29,8 @@ pub(crate) enum Kind {
     Capture,
     /// The experiment has already ended.
     Ended,
+    /// The user interrupted a wait (Ctrl-C); R raises its interrupt condition.
+    Interrupt,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Spool => "spool",
             Kind::Capture => "capture",
             Kind::Ended => "ended",
+            Kind::Interrupt => "interrupt",
         }
     }
 }
@@ -86,20 +89,26 @@ impl Error {
     }
 }
 
+/// An answer given after a wait the user interrupted is the interrupt, whatever the
+/// wait left behind.
+fn interrupted() -> Option<Robj> {
+    http::take_interrupted().then(|| error(Kind::Interrupt, "interrupted by the user").into_robj())
+}
+
 /// A value for R: `list(ok = value)`.
 pub(crate) fn ok(value: impl Into<Robj>) -> Robj {
-    list!(ok = value.into()).into_robj()
+    interrupted().unwrap_or_else(|| list!(ok = value.into()).into_robj())
 }
 
 /// A failure for R: `list(err = ...)`.
 pub(crate) fn fail(e: Error) -> Robj {
-    e.into_robj()
+    interrupted().unwrap_or_else(|| e.into_robj())
 }
 
 /// A result for R: `list(ok = value)` or `list(err = ...)`.
 pub(crate) fn to_r<T: Into<Robj>>(r: Result<T>) -> Robj {
     match r {
         Ok(v) => ok(v),
-        Err(e) => e.into_robj(),
+        Err(e) => fail(e),
     }
 }

@@ -60,6 +60,80 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     }
 }
 
+/// What R's main thread lends the client's blocking waits: a check for a pending user
+/// interrupt (Ctrl-C) and a way to tell the user what a long wait is for. The core
+/// never calls R itself; these run only on the thread that installed them (R's main
+/// thread), between slices of a wait.
+pub struct WaitHooks {
+    /// Whether the user asked to interrupt (the check consumes the request).
+    pub interrupted: fn() -> bool,
+    /// Say something to the user, once per long wait.
+    pub notice: fn(&str),
+}
+
+static WAIT_HOOKS: OnceLock<(std::thread::ThreadId, WaitHooks)> = OnceLock::new();
+/// Set when a wait on the hooks' thread was broken off by an interrupt; the glue turns
+/// the next answer into R's interrupt condition.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How often a blocking wait looks for an interrupt: well within half a second.
+pub const WAIT_SLICE: Duration = Duration::from_millis(100);
+/// A wait longer than this says once what it waits for.
+pub const NOTICE_AFTER: Duration = Duration::from_secs(2);
+
+/// Install the hooks for the calling thread (once per process; later calls are ignored).
+pub fn set_wait_hooks(hooks: WaitHooks) {
+    let _ = WAIT_HOOKS.set((std::thread::current().id(), hooks));
+}
+
+/// Whether a wait was interrupted since the last call (and clear it).
+pub fn take_interrupted() -> bool {
+    INTERRUPTED.swap(false, std::sync::atomic::Ordering::AcqRel)
+}
+
+fn hooks_here() -> Option<&'static WaitHooks> {
+    WAIT_HOOKS
+        .get()
+        .filter(|(id, _)| *id == std::thread::current().id())
+        .map(|(_, h)| h)
+}
+
+/// `block_on` for waits a user may want to end: on R's main thread the future is
+/// polled in slices of `WAIT_SLICE`, between which a user interrupt is looked for. An
+/// interrupt drops the future (so nothing of it keeps running), records the interrupt
+/// for `take_interrupted()` and returns `on_interrupt()`. After `NOTICE_AFTER`, `what()`
+/// is said once. Elsewhere (core tests, background threads) it is plain `block_on`.
+pub fn block_on_interruptible<F: std::future::Future>(
+    f: F,
+    what: impl Fn() -> String,
+    on_interrupt: impl FnOnce() -> F::Output,
+) -> F::Output {
+    let Some(hooks) = hooks_here() else {
+        return block_on(f);
+    };
+    let out = block_on(async {
+        let start = std::time::Instant::now();
+        let mut told = false;
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let Ok(out) = tokio::time::timeout(WAIT_SLICE, &mut f).await {
+                return Some(out);
+            }
+            if (hooks.interrupted)() {
+                return None;
+            }
+            if !told && start.elapsed() >= NOTICE_AFTER {
+                told = true;
+                (hooks.notice)(&logging::redact(&what()));
+            }
+        }
+    });
+    out.unwrap_or_else(|| {
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::Release);
+        on_interrupt()
+    })
+}
+
 pub fn set_user_agent(ua: &str) {
     if let Ok(mut g) = USER_AGENT.write() {
         *g = ua.to_string();

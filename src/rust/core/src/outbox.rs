@@ -671,11 +671,19 @@ impl Outbox {
     /// Flush from R's main thread, waiting at most `timeout`.
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        http::block_on(async {
+        let what = || {
+            format!(
+                "Waiting for {} queued item(s) to reach Comet; trying for up to {} s (options `cometr.flush_timeout` and `cometr.stop_timeout` change this; Ctrl-C stops, the items stay queued).",
+                self.pending(),
+                timeout.as_secs()
+            )
+        };
+        let send = async {
             tokio::time::timeout(timeout + Duration::from_millis(50), self.send_all(deadline))
                 .await
                 .unwrap_or(false)
-        })
+        };
+        http::block_on_interruptible(send, what, || false)
     }
 
     /// Keep the experiment marked as running, at the interval the server asks for (a
@@ -702,7 +710,13 @@ impl Outbox {
 
     /// Tell the server the run has ended (best effort, bounded by `timeout`).
     pub fn send_end(&self, timeout: Duration) -> bool {
-        http::block_on(self.sink.end(timeout))
+        let what = || {
+            format!(
+                "Waiting for Comet to acknowledge the end of the run (at most {} s; Ctrl-C stops).",
+                timeout.as_secs()
+            )
+        };
+        http::block_on_interruptible(self.sink.end(timeout), what, || false)
     }
 
     /// What the sink leaves behind once everything has been handed over.

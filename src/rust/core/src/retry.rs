@@ -162,7 +162,16 @@ where
 /// The blocking form for R's main thread, with a budget from now.
 pub fn send_blocking(req: &Request, budget: Duration) -> Result<Response, Failure> {
     let deadline = Instant::now() + budget;
-    http::block_on(send_until(req, deadline))
+    let what = || {
+        format!(
+            "Waiting for Comet at {} to answer; retrying for up to {} s in all (option `cometr.retry_timeout` or COMET_RETRY_TIMEOUT changes this; Ctrl-C stops).",
+            req.url,
+            budget.as_secs()
+        )
+    };
+    http::block_on_interruptible(send_until(req, deadline), what, || {
+        Err(Failure::Transport("interrupted".to_string()))
+    })
 }
 
 #[cfg(test)]

@@ -314,7 +314,15 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
 }
 
 pub fn download_blocking(d: &Download) -> Result<Outcome, DownloadFailure> {
-    http::block_on(download(d))
+    let what = || {
+        format!(
+            "Waiting for the download of {} to finish; it goes on while bytes arrive (Ctrl-C stops).",
+            d.url
+        )
+    };
+    http::block_on_interruptible(download(d), what, || {
+        Err(DownloadFailure::Transfer("interrupted".to_string()))
+    })
 }
 
 #[cfg(test)]
