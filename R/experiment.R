@@ -73,6 +73,7 @@ create_experiment <- function(experiment_name = NULL, project_name = NULL, works
     cometr_abort("Create experiment in Comet failed.", "cometr_http_error",
                  status = 200L, sdk_error_code = NULL, endpoint = "/write/experiment/create")
   }
+  check_answered_key(res$experimentKey, "/write/experiment/create")
   message("Experiment created: ", res$link)
   exp <- new_experiment(res$experimentKey, res$link, api_key, keep_active, log_output,
                         log_error, dynamic = TRUE,
@@ -107,7 +108,7 @@ get_experiment <- function(experiment_key, api_key = NULL, keep_active = FALSE,
                            log_system_details = FALSE, log_git_info = FALSE) {
   check_experiment_flags(keep_active, log_output, log_error, log_code, log_system_details,
                          log_git_info)
-  check_string(experiment_key, "experiment_key", null_ok = FALSE)
+  check_experiment_key(experiment_key, "experiment_key")
   api_key <- api_key_value(api_key)
   meta <- comet_get("/experiment/metadata", list(experimentKey = experiment_key),
                     api_key = api_key)

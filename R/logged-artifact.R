@@ -617,6 +617,7 @@ parse_artifact_name <- function(x) {
 # A LoggedArtifact from a GET /artifacts/version answer.
 logged_artifact_from <- function(v, experiment_key, api_key) {
   art <- v$artifact %||% list()
+  check_answered_key(v$experimentKey, "/artifacts/version", null_ok = TRUE)
   new_with(LoggedArtifact, list(api_key = secret(api_key)),
     artifact_name = art$artifactName,
     artifact_type = art$artifactType,

@@ -226,3 +226,32 @@ overwrite_strategy_value <- function(x) {
   cometr_abort(sprintf("Unsupported overwrite_strategy value: %s", show_value(x)),
                "cometr_input_error", argument = "overwrite_strategy")
 }
+
+# Experiment keys are Comet's: 1 to 64 letters, digits, `_` or `-`. A key names spool
+# files and offline folders, so one from an argument or from a server's answer is
+# checked where it enters: a key such as "../../x" would name a path outside them.
+is_experiment_key <- function(x) {
+  is_single_string(x) && grepl("^[A-Za-z0-9_-]{1,64}$", x)
+}
+
+check_experiment_key <- function(x, name) {
+  check_string(x, name, null_ok = FALSE)
+  if (!is_experiment_key(x)) {
+    abort_input(name, "must be an experiment key: 1 to 64 letters, digits, `_` or `-`")
+  }
+  invisible(x)
+}
+
+# An experiment key in a server's answer; NULL passes when the field is optional.
+check_answered_key <- function(x, endpoint, null_ok = FALSE) {
+  if (is.null(x) && null_ok) return(invisible(NULL))
+  if (!is_experiment_key(x)) {
+    cometr_abort(
+      sprintf("The server's answer from %s holds an experiment key that is not one (%s): 1 to 64 letters, digits, `_` or `-` expected",
+              endpoint, show_value(x)),
+      c("cometr_parse_error", "cometr_http_error"),
+      status = 200L, sdk_error_code = NULL, endpoint = endpoint
+    )
+  }
+  invisible(x)
+}

@@ -222,3 +222,29 @@ test_that("send_spool() checks its arguments, and an unreadable file warns and i
   expect_warning(out <- send_spool(bad), "Cannot read spool file", class = "cometr_spool_warning")
   expect_identical(nrow(out), 0L)
 })
+
+test_that("an experiment key that is not one never names a file: from the server or an argument", {
+  srv <- local_test_server()
+  base <- withr::local_tempdir()
+  spool <- file.path(base, "a", "b", "spool")
+  withr::local_options(cometr.spool_dir = spool)
+  before <- list.files(base, recursive = TRUE, all.files = TRUE, include.dirs = TRUE)
+  # A hostile server answers the creation with a key that climbs out of the spool folder.
+  for (bad in c("../../x", "..", "a/b", strrep("k", 65))) {
+    srv$inject_fault("write/experiment/create", 200L,
+                     body = as.character(jsonlite::toJSON(list(experimentKey = bad, link = "http://x/y"),
+                                             auto_unbox = TRUE)))
+    err <- expect_error(suppressMessages(create_experiment(log_code = FALSE,
+                          log_system_details = FALSE)), class = "cometr_parse_error")
+    expect_match(conditionMessage(err), "experiment key", fixed = TRUE)
+  }
+  expect_error(get_experiment("../../x"), class = "cometr_input_error")
+  expect_identical(list.files(base, recursive = TRUE, all.files = TRUE, include.dirs = TRUE),
+                   before)
+  expect_false(file.exists(file.path(base, "a", "x")))
+  # An artifact version whose source experiment key is not one is refused too.
+  exp <- new_test_experiment()
+  srv$inject_fault("artifacts/version", 200L,
+                   body = '{"artifactVersionId":"v","experimentKey":"../../x","artifact":{}}')
+  expect_error(exp$get_artifact("data"), class = "cometr_parse_error")
+})

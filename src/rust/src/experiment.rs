@@ -5,7 +5,7 @@
 use extendr_api::prelude::*;
 
 use crate::convert::{opt_int, problems, robj_json, seconds};
-use crate::result::{error, ok, to_r, Error, Kind};
+use crate::result::{error, fail, ok, to_r, Error, Kind};
 use cometr_core::{experiment, item, outbox, output};
 
 // `exp$log_metric()` has an entry point of its own, registered by src/entrypoint.c.
@@ -52,6 +52,15 @@ fn rust_experiment_open(
     max_memory_items: f64,
     spool_dir: &str,
 ) -> Robj {
+    if !cometr_core::valid_experiment_key(key) {
+        return fail(
+            error(
+                Kind::Input,
+                "`experiment_key` must be an experiment key: 1 to 64 letters, digits, `_` or `-`",
+            )
+            .with("argument", "experiment_key"),
+        );
+    }
     let settings = outbox::Settings {
         interval: std::time::Duration::from_millis(interval_ms.clamp(10.0, 3.6e6) as u64),
         batch_size: batch_size.max(1) as usize,

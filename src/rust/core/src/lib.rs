@@ -33,3 +33,13 @@ pub fn now_ms() -> i64 {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
+
+/// Whether `key` is an experiment key as Comet makes them: 1 to 64 ASCII letters, digits,
+/// `_` or `-`. Keys name spool files and offline folders, so one from a server's answer
+/// or an argument (say `../../x`) must never reach a path unchecked.
+pub fn valid_experiment_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}

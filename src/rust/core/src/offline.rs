@@ -75,6 +75,11 @@ impl Writer {
         project: Option<String>,
         workspace: Option<String>,
     ) -> Result<Writer, String> {
+        if !crate::valid_experiment_key(key) {
+            return Err(format!(
+                "{key:?} is not an experiment key (1 to 64 letters, digits, `_` or `-`)"
+            ));
+        }
         create_private_dir(offline_dir).map_err(|e| io_err("create", offline_dir, e))?;
         let dir = offline_dir.join(key);
         create_private_dir(&dir).map_err(|e| io_err("create", &dir, e))?;
@@ -1081,6 +1086,17 @@ mod tests {
         assert_eq!(lines(&out).len(), 3);
         assert!(!out.join(LOCK).exists());
         let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_key_that_is_not_one_makes_no_folder() {
+        let base =
+            std::env::temp_dir().join(format!("cometr-offline-{}", uuid::Uuid::new_v4().simple()));
+        let dir = base.join("a").join("offline");
+        for key in ["../../x", "..", "a/b", "/tmp/x", ""] {
+            assert!(Writer::create(&dir, key, None, None).is_err(), "{key}");
+        }
+        assert!(!base.exists());
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub struct Writer {
 
 impl Writer {
     pub fn create(dir: &Path, key: &str, root: &str, run: &str) -> std::io::Result<Writer> {
+        if !crate::valid_experiment_key(key) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not an experiment key (1 to 64 letters, digits, `_` or `-`)",
+            ));
+        }
         std::fs::create_dir_all(dir)?;
         let name = format!("{key}-{}-{}.spool", std::process::id(), crate::new_id());
         let path = dir.join(name);
@@ -252,6 +258,19 @@ mod tests {
         assert!(parse("m\t1\t{}\n").is_err());
         assert!(parse("").is_err());
         assert!(parse("H\tnot json").is_err());
+    }
+
+    #[test]
+    fn a_key_that_is_not_one_makes_no_file() {
+        let base =
+            std::env::temp_dir().join(format!("cometr-spool-{}", uuid::Uuid::new_v4().simple()));
+        let dir = base.join("a").join("spool");
+        for key in ["../../x", "..", "a/b", "", "k\\x", &"k".repeat(65)] {
+            let e = Writer::create(&dir, key, "http://x", "r").err().unwrap();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        }
+        assert!(!base.exists());
+        assert!(crate::valid_experiment_key(&"aZ0_-".repeat(12)));
     }
 
     #[test]
