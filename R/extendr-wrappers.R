@@ -147,6 +147,10 @@ rust_offline_replay <- function(dir, root, api_key, key, run_id) .Call(wrap__rus
 #' @noRd
 rust_spool_list <- function(dir) .Call(wrap__rust_spool_list, dir)
 
+#' The spool files that open experiments of this R session are still writing.
+#' @noRd
+rust_spool_in_use <- function() .Call(wrap__rust_spool_in_use)
+
 #' Deliver what a spool file holds. `root` overrides the server it was meant for.
 #' The file is deleted once everything in it has been delivered.
 #' @noRd

@@ -6,12 +6,19 @@ spool_dir <- function() {
   getOption("cometr.spool_dir", file.path(tools::R_user_dir("cometr", "cache"), "spool"))
 }
 
-# Spool files whose writing process has ended (a live process may still deliver them).
+# Spool files no running experiment is writing: those of ended processes, and this
+# session's own once their experiment has stopped (a live process, or an open
+# experiment here, may still deliver its file).
 leftover_spools <- function(dir = spool_dir()) {
   files <- rust_result(rust_spool_list(dir))
+  in_use <- normalizePath(rust_result(rust_spool_in_use()), mustWork = FALSE)
   pid <- suppressWarnings(as.integer(sub("^.*-([0-9]+)-[0-9a-f]+\\.spool$", "\\1", basename(files))))
-  alive <- vapply(pid, function(p) !is.na(p) && p != Sys.getpid() && pid_alive(p), logical(1))
-  files[!alive & (is.na(pid) | pid != Sys.getpid())]
+  ours <- !is.na(pid) & pid == Sys.getpid()
+  running <- vapply(seq_along(files), function(i) {
+    if (ours[[i]]) normalizePath(files[[i]], mustWork = FALSE) %in% in_use
+    else !is.na(pid[[i]]) && pid_alive(pid[[i]])
+  }, logical(1))
+  files[!running]
 }
 
 # A killed process can linger as a zombie, which still answers signals: on Linux,

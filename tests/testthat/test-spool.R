@@ -33,6 +33,32 @@ test_that("stop() with the server down returns by its deadline, keeps the data a
   expect_message(send_spool(dirname(w$spool)), "No undelivered data")
 })
 
+test_that("send_spool() with no path sends what a stopped experiment of this session left, not what an open one writes", {
+  srv <- local_test_server()
+  withr::local_options(cometr.stop_timeout = 1, cometr.spool_dir = withr::local_tempdir())
+  open_exp <- new_test_experiment()
+  withr::defer(suppressWarnings(open_exp$stop()))
+  open_exp$log_metric("still-open", 1, step = 1)
+  exp <- new_test_experiment()
+  for (i in 1:20) exp$log_metric("m", i, step = i)
+  srv$set_faults(list(down_for = 600))
+  w <- NULL
+  withCallingHandlers(exp$stop(), cometr_delivery_warning = function(c) {
+    if (!is.null(c$pending)) w <<- c
+    invokeRestart("muffleWarning")
+  })
+  expect_true(file.exists(w$spool))
+  srv$set_faults(NULL)
+  res <- suppressMessages(send_spool())
+  # Only the stopped experiment's file: the open one's outbox is still delivering it.
+  expect_identical(basename(res$file), basename(w$spool))
+  expect_true(res$delivered)
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  withr::defer(again$stop())
+  expect_identical(vapply(again$get_metric("m")$metrics, function(p) p$step, numeric(1)),
+                   as.numeric(1:20))
+})
+
 test_that("after a SIGKILL the spool holds what was logged and send_spool() delivers it", {
   skip_on_os("windows")
   srv <- local_test_server()

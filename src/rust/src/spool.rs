@@ -4,13 +4,23 @@ use extendr_api::prelude::*;
 
 use crate::convert::{problems, seconds};
 use crate::result::{error, fail, ok, Kind};
-use cometr_core::{experiment, spool};
+use cometr_core::{experiment, outbox, spool};
 
 /// The spool files left in a folder.
 /// @noRd
 #[extendr]
 fn rust_spool_list(dir: &str) -> Robj {
     ok(spool::list(std::path::Path::new(dir))
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>())
+}
+
+/// The spool files that open experiments of this R session are still writing.
+/// @noRd
+#[extendr]
+fn rust_spool_in_use() -> Robj {
+    ok(outbox::spools_in_use()
         .into_iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>())
@@ -45,5 +55,6 @@ fn rust_spool_replay(path: &str, api_key: &str, root: &str, timeout: f64) -> Rob
 extendr_module! {
     mod spool;
     fn rust_spool_list;
+    fn rust_spool_in_use;
     fn rust_spool_replay;
 }

@@ -216,6 +216,18 @@ pub fn of_experiment(key: Option<&str>) -> Vec<Arc<Outbox>> {
         .unwrap_or_default()
 }
 
+/// The spool files that open outboxes of this process are still writing: they are not
+/// leftovers, since their own outbox may yet deliver them.
+pub fn spools_in_use() -> Vec<std::path::PathBuf> {
+    of_experiment(None)
+        .iter()
+        .filter_map(|s| {
+            let staging = s.staging.lock().ok()?;
+            staging.spool.as_ref().map(|w| w.path.clone())
+        })
+        .collect()
+}
+
 /// Remove an outbox from the registry (after its final flush).
 pub fn forget(id: i32) {
     if let Ok(mut m) = registry().lock() {
