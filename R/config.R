@@ -28,6 +28,25 @@ resolve <- function(arg, key, required = TRUE, name = deparse(substitute(arg))) 
   value
 }
 
+# Several required values at once: every one missing is named in one error, so a user
+# fixing their setup learns all that is missing at the first try. `args` is named by
+# argument (for checks), `keys` gives each one's configuration key.
+resolve_all <- function(args, keys) {
+  values <- Map(function(arg, key, name) resolve(arg, key, required = FALSE, name = name),
+                args, keys, names(args))
+  missing <- unname(keys[vapply(values, is.null, logical(1))])
+  if (length(missing) == 1L) {
+    resolve(NULL, missing)
+  } else if (length(missing) > 1L) {
+    cometr_abort(
+      sprintf("%s and %s must be provided. Pass them as arguments, set the environment variables, or add them to .comet.yml.",
+              paste(missing[-length(missing)], collapse = ", "), missing[length(missing)]),
+      "cometr_config_error", key = missing
+    )
+  }
+  values
+}
+
 api_key_value <- function(api_key = NULL) {
   if (length(api_key) > 0L) check_string(api_key, "api_key")
   resolve(api_key, "COMET_API_KEY")

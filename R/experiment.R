@@ -10,6 +10,17 @@
 #' experiment is flushed and ended by `$stop()`, or when it is garbage collected
 #' or R exits.
 #'
+#' If Comet cannot be reached when the experiment is created (connection refused,
+#' or no answer within 5 s, or within the `cometr.retry_timeout` option if that is
+#' shorter), the run is not lost: it says so and records the experiment offline,
+#' exactly as with `COMET_OFFLINE=TRUE` (in `COMET_OFFLINE_DIRECTORY`, default
+#' `.cometml-runs`), to be sent later with [upload_offline()]. Set
+#' `COMET_OFFLINE_FALLBACK=false` or `options(cometr.offline_fallback = FALSE)` to
+#' get a `cometr_connection_error` instead.
+#'
+#' Every wait gives way to Ctrl-C (R's interrupt condition), and a wait longer
+#' than about 2 s says what it waits for.
+#'
 #' @param experiment_name Experiment name.
 #' @param project_name Project name (defaults to the `COMET_PROJECT_NAME`
 #'   configuration). Created on first use.
@@ -55,9 +66,13 @@ create_experiment <- function(experiment_name = NULL, project_name = NULL, works
       log_code, log_system_details, log_git_info
     )))
   }
-  api_key <- api_key_value(api_key)
-  project_name <- resolve(project_name, "COMET_PROJECT_NAME")
-  workspace_name <- resolve(workspace_name, "COMET_WORKSPACE")
+  settings <- resolve_all(
+    list(api_key = api_key, project_name = project_name, workspace_name = workspace_name),
+    c("COMET_API_KEY", "COMET_PROJECT_NAME", "COMET_WORKSPACE")
+  )
+  api_key <- settings$api_key
+  project_name <- settings$project_name
+  workspace_name <- settings$workspace_name
 
   current <- session$current
   if (!is.null(current)) {
@@ -65,10 +80,36 @@ create_experiment <- function(experiment_name = NULL, project_name = NULL, works
                     current$get_key()))
     current$stop()
   }
-  res <- comet_post("/write/experiment/create", list(
-    experimentName = experiment_name, projectName = project_name,
-    workspaceName = workspace_name
-  ), api_key = api_key)
+  # The first contact is short (5 s at most): an unreachable service is noticed in
+  # seconds, and the run goes on offline unless that fallback is turned off.
+  first <- min(retry_budget(), first_contact_seconds)
+  res <- tryCatch(
+    comet_post("/write/experiment/create", list(
+      experimentName = experiment_name, projectName = project_name,
+      workspaceName = workspace_name
+    ), api_key = api_key, retry = first, limit = first_contact_seconds),
+    cometr_connection_error = function(e) {
+      if (!offline_fallback()) {
+        cometr_abort(sprintf(paste0(
+          "Comet cannot be reached at %s: %s. The offline fallback is off ",
+          "(COMET_OFFLINE_FALLBACK / option `cometr.offline_fallback`)."),
+          url_root(), conditionMessage(e)), "cometr_connection_error",
+          endpoint = "/write/experiment/create")
+      }
+      e
+    }
+  )
+  if (inherits(res, "cometr_connection_error")) {
+    message(sprintf(paste0(
+      "Comet cannot be reached at %s (%s); this run is recorded offline in %s instead. ",
+      "Send it later with upload_offline(). Set COMET_OFFLINE_FALLBACK=false or ",
+      "options(cometr.offline_fallback = FALSE) to get an error instead."),
+      url_root(), conditionMessage(res), offline_dir()))
+    return(invisible(create_offline_experiment(
+      experiment_name, project_name, workspace_name, keep_active, log_output, log_error,
+      log_code, log_system_details, log_git_info
+    )))
+  }
   if (is.null(res$experimentKey) || is.null(res$link)) {
     cometr_abort("Create experiment in Comet failed.", "cometr_http_error",
                  status = 200L, sdk_error_code = NULL, endpoint = "/write/experiment/create")
@@ -720,8 +761,8 @@ Experiment <- R6::R6Class("Experiment",
           ""
         }
         cometr_warn(sprintf(
-          "%d logged item(s) of experiment %s could not be delivered within %s seconds.%s%s",
-          as.integer(res$pending), private$key, format(timeout), files, where
+          "%s of experiment %s could not be delivered within %s seconds.%s%s",
+          n_of(res$pending, "logged item"), private$key, format(timeout), files, where
         ), "cometr_delivery_warning", pending = res$pending, spool = res$spool,
         files = as.character(res$files))
       }

@@ -79,9 +79,10 @@ rust_experiment_file <- function(id, source, upload_type, params, metadata, remo
 rust_experiment_capture <- function(id, out, err) .Call(wrap__rust_experiment_capture, id, out, err)
 
 #' Send one HTTP request and return the whole answer, retrying transient failures
-#' for up to `retry_seconds`. `endpoint` names the request in errors.
+#' for up to `retry_seconds`; with `limit_seconds` > 0, give up once that has passed,
+#' even within an attempt. `endpoint` names the request in errors.
 #' @noRd
-rust_http <- function(method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds) .Call(wrap__rust_http, method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds)
+rust_http <- function(method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds, limit_seconds) .Call(wrap__rust_http, method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds, limit_seconds)
 
 #' Set the User-Agent header sent with every request.
 #' @noRd

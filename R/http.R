@@ -67,8 +67,8 @@ send_queued <- function(key = NULL) {
   res <- rust_result(rust_experiment_send_queued(if (single) key else "", wait))
   if (!isTRUE(res$delivered)) {
     cometr_warn(sprintf(
-      "%d logged item(s)%s could not be sent within %s seconds; this answer may not include them (they stay queued).",
-      as.integer(res$pending), if (single) paste(" of experiment", key) else "", format(wait)
+      "%s%s could not be sent within %s seconds; this answer may not include them (they stay queued).",
+      n_of(res$pending, "logged item"), if (single) paste(" of experiment", key) else "", format(wait)
     ), c("cometr_pending_warning", "cometr_delivery_warning"), pending = res$pending)
   }
   invisible(res)
@@ -98,7 +98,8 @@ multipart_endpoints <- c("/write/experiment/upload-asset", "/write/experiment/gi
 # named character vector of extra headers.
 comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL,
                        url = NULL, body = NULL, gzip = FALSE, file = NULL, form = list(),
-                       arg = NULL, read = method == "GET", headers = character()) {
+                       arg = NULL, read = method == "GET", headers = character(),
+                       retry = retry_budget(), limit = 0) {
   key <- api_key_value(api_key)
   if (read) send_queued(read_key(params))
   url <- url %||% rest_url(endpoint)
@@ -116,7 +117,7 @@ comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL
                         file, as.character(names(form)),
                         as.character(unlist(form, use.names = FALSE)),
                         as.character(names(headers)), unname(as.character(headers)),
-                        retry_budget()))
+                        retry, limit))
 }
 
 is_json_type <- function(type) grepl("^application/([a-z.+-]*\\+)?json", tolower(type))
@@ -168,8 +169,8 @@ comet_get <- function(endpoint, params = list(), api_key = NULL, read = TRUE) {
   parse_json_body(comet_http(endpoint, "GET", params, api_key, read = read), endpoint)
 }
 
-comet_post <- function(endpoint, params = list(), api_key = NULL, read = FALSE) {
-  parse_json_body(comet_http(endpoint, "POST", params, api_key, read = read), endpoint)
+comet_post <- function(endpoint, params = list(), api_key = NULL, read = FALSE, ...) {
+  parse_json_body(comet_http(endpoint, "POST", params, api_key, read = read, ...), endpoint)
 }
 
 # The response object call_api(parse_response = FALSE) returns: the fields of an HTTP

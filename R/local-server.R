@@ -85,6 +85,10 @@ local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NU
 # returned object is not stopped by the garbage collector.
 server_registry <- new.env(parent = emptyenv())
 
+# Activated servers, oldest first (see `$activate()` and `$stop()`).
+activations <- new.env(parent = emptyenv())
+activations$stack <- list()
+
 LocalServer <- R6::R6Class("cometr_local_server",
   cloneable = FALSE,
   public = list(
@@ -114,6 +118,24 @@ LocalServer <- R6::R6Class("cometr_local_server",
         private$set[[key]] <- secret(defaults[[key]])
         do.call(Sys.setenv, as.list(defaults[key]))
       }
+      if (!any(vapply(activations$stack, identical, logical(1), self))) {
+        activations$stack <- c(activations$stack, list(self))
+      }
+      invisible(self)
+    },
+    # Take over the activation of a server stopped below this one on the stack: what
+    # that server found set is what this one restores when it stops.
+    inherit_activation = function(saved, set) {
+      for (key in names(saved)) {
+        if (key %in% names(private$saved)) {
+          if (identical(reveal(private$saved[[key]]), reveal(set[[key]]))) {
+            private$saved[[key]] <- saved[[key]]
+          }
+        } else {
+          private$saved[[key]] <- saved[[key]]
+          private$set[[key]] <- set[[key]]
+        }
+      }
       invisible(self)
     },
     stop = function() {
@@ -122,6 +144,17 @@ LocalServer <- R6::R6Class("cometr_local_server",
       stop_experiments_on(self$url)
       rust_result(rust_server_stop(private$id))
       rm(list = as.character(private$id), envir = server_registry)
+      # Activations nest like a stack: a server stopped under a later one hands what it
+      # found set to the next one up, which restores it in turn.
+      at <- which(vapply(activations$stack, identical, logical(1), self))
+      if (length(at) == 1L) {
+        above <- activations$stack[at + 1L]
+        activations$stack <- activations$stack[-at]
+        if (length(above) == 1L && !is.null(above[[1]])) {
+          above[[1]]$inherit_activation(private$saved, private$set)
+          return(invisible(self))
+        }
+      }
       # Undo the activation, unless something else has since repointed the session.
       if (identical(Sys.getenv("COMET_URL_OVERRIDE"), self$url)) {
         for (key in names(private$saved)) {

@@ -249,7 +249,7 @@ LoggedArtifact <- R6::R6Class(
       root <- path %||% tempfile("cometr-artifact-")
       result <- Artifact$new(private$artifact_name, private$artifact_type)
       local <- Filter(function(f) !isTRUE(f$remote), files)
-      message(sprintf("Downloading %d assets of the Artifact '%s'", length(local),
+      message(sprintf("Downloading %s of the Artifact '%s'", n_of(length(local), "asset"),
                       private$full_name()))
       for (f in files) {
         if (isTRUE(f$remote)) {
@@ -503,15 +503,15 @@ artifact_log <- function(experiment_key, artifact, api_key) {
   sizes <- vapply(assets, function(a) if (a$is_remote()) 0 else as.numeric(a$get_size()), numeric(1))
   total <- sum(sizes)
   message(sprintf("Artifact '%s' uploading started", full))
-  message(sprintf("Scheduling the upload of %d assets for a size of %s, this can take some time.",
-                  length(assets), human_size(total)))
+  message(sprintf("Scheduling the upload of %s for a size of %s, this can take some time.",
+                  n_of(length(assets), "asset"), human_size(total)))
   tryCatch({
     for (i in seq_along(assets)) {
       upload_artifact_asset(assets[[i]], experiment_key, version_id, api_key)
       remaining <- length(assets) - i
       if (remaining > 0L) {
-        message(sprintf("Still uploading %d artifact assets, remaining size %s",
-                        remaining, human_size(sum(sizes[-seq_len(i)]))))
+        message(sprintf("Still uploading %s, remaining size %s",
+                        n_of(remaining, "artifact asset"), human_size(sum(sizes[-seq_len(i)]))))
       }
     }
     set_state("CLOSED")

@@ -15,6 +15,17 @@ offline_dir <- function() {
   dir
 }
 
+# How long create_experiment() waits for the service before it goes offline, in seconds.
+first_contact_seconds <- 5
+
+# Whether create_experiment() records the run offline when Comet cannot be reached:
+# option `cometr.offline_fallback`, else COMET_OFFLINE_FALLBACK, else TRUE.
+offline_fallback <- function() {
+  v <- getOption("cometr.offline_fallback") %||% config_value("COMET_OFFLINE_FALLBACK", quiet = TRUE)
+  if (is.null(v) || length(v) != 1L || is.na(v)) return(TRUE)
+  !(toupper(as.character(v)) %in% c("FALSE", "F", "0", "NO", "OFF"))
+}
+
 offline_abort <- function(message, ...) {
   cometr_abort(message, "cometr_offline_error", ...)
 }
@@ -224,9 +235,10 @@ upload_one_archive <- function(archive, api_key) {
   status(TRUE)
   sent <- rust_result(rust_offline_replay(dir, url_root(), api_key, key, run$runId %||% ""))
   message(sprintf(
-    "Sent %d messages: %d metric values, %d parameters, %d output lines, %d other writes, %d files",
-    as.integer(sent$messages), as.integer(sent$metrics), as.integer(sent$parameters),
-    as.integer(sent$output), as.integer(sent$writes), as.integer(sent$uploads)))
+    "Sent %s: %s, %s, %s, %s, %s",
+    n_of(sent$messages, "message"), n_of(sent$metrics, "metric value"),
+    n_of(sent$parameters, "parameter"), n_of(sent$output, "output line"),
+    n_of(sent$writes, "other write"), n_of(sent$uploads, "file")))
   for (p in sent$problems) cometr_warn(p, "cometr_delivery_warning")
   artifacts <- file.path(dir, artifacts_file)
   if (file.exists(artifacts)) upload_offline_artifacts(artifacts, dir, key, api_key)

@@ -76,7 +76,7 @@ send_spool <- function(path = NULL, api_key = NULL, url = NULL, timeout = 60) {
     res <- rust_result(rust_spool_replay(f, key, root, timeout), warn = TRUE)
     if (is.null(res)) next
     warn_problems(res)
-    message(sprintf("%s: %d item(s) for experiment %s %s", basename(f), as.integer(res$items),
+    message(sprintf("%s: %s for experiment %s %s", basename(f), n_of(res$items, "item"),
                     res$experiment_key,
                     if (res$delivered) "delivered" else sprintf("(%d still pending)", as.integer(res$pending))))
     out[nrow(out) + 1L, ] <- list(f, res$experiment_key, res$items, res$pending, res$delivered)

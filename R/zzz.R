@@ -10,8 +10,8 @@
   left <- tryCatch(leftover_spools(), error = function(e) character())
   if (length(left) > 0L) {
     packageStartupMessage(sprintf(
-      "cometr: %d spool file(s) in %s hold logged data that was never delivered. Run cometr::send_spool() to send it.",
-      length(left), dirname(left[[1]])
+      "cometr: %s in %s %s logged data that was never delivered. Run cometr::send_spool() to send it.",
+      n_of(length(left), "spool file"), dirname(left[[1]]), if (length(left) == 1L) "holds" else "hold"
     ))
   }
 }

@@ -52,6 +52,31 @@ test_that("a missing API key, workspace or project is a classed configuration er
   expect_error(get_experiments(), "COMET_PROJECT_NAME must be provided", class = "cometr_config_error")
 })
 
+test_that("create_experiment() names every missing setting in one error", {
+  local_isolated_config()
+  Sys.setenv(COMET_URL_OVERRIDE = "http://127.0.0.1:9/clientlib/")
+  err <- expect_error(create_experiment(), class = "cometr_config_error")
+  expect_match(conditionMessage(err),
+               "COMET_API_KEY, COMET_PROJECT_NAME and COMET_WORKSPACE must be provided")
+  expect_identical(err$key, c("COMET_API_KEY", "COMET_PROJECT_NAME", "COMET_WORKSPACE"))
+  # The README's service recipe, as written, has all it needs.
+  srv <- local_test_server(activate = FALSE)
+  readme <- readLines(fixture("..", "..", "..", "README.md"))
+  at <- grep("^COMET_URL_OVERRIDE=", readme)
+  expect_length(at, 1L)
+  # The command and its continuation lines, taken apart into its settings.
+  end <- at
+  while (grepl("\\\\$", readme[end])) end <- end + 1L
+  words <- strsplit(paste(readme[at:end], collapse = " "), "[[:space:]\\\\]+")[[1]]
+  env <- grep("^COMET_[A-Z_]+=", words, value = TRUE)
+  env[startsWith(env, "COMET_URL_OVERRIDE=")] <- paste0("COMET_URL_OVERRIDE=", srv$url)
+  res <- run_rscript(c("library(cometr)",
+    "exp <- create_experiment(log_code = FALSE, log_system_details = FALSE, log_output = FALSE)",
+    "exp$stop()", 'cat("OK\n")'), env = env)
+  expect_identical(res$status, 0L)
+  expect_true("OK" %in% res$stdout)
+})
+
 test_that("the URL override works with or without /clientlib and trailing slashes", {
   srv <- local_test_server()
   root <- sub("/clientlib/$", "", srv$url)

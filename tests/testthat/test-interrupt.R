@@ -98,6 +98,25 @@ test_that("a read that flushes the queue ends on Ctrl-C", {
   expect_match(res$stdout, "interrupted")
 })
 
+test_that("a large download ends on Ctrl-C", {
+  local_isolated_config()
+  code <- c("library(cometr)",
+    "srv <- local_server()",
+    sprintf("exp <- %s", quiet_create),
+    "f <- tempfile()",
+    "writeBin(as.raw(rep(0:255, 40000)), f)",
+    'a <- create_artifact("big", "dataset")',
+    'a$add(f, logical_path = "big.bin")',
+    "logged <- suppressMessages(exp$log_artifact(a))",
+    'srv$set_faults(list(latency_ms = 60000, paths = "get-asset"))',
+    'cat("READY\\n")',
+    'r <- tryCatch({logged$download(tempfile()); "returned"}, interrupt = function(e) "interrupted")',
+    'cat(r, "\\n")')
+  res <- interrupt_rscript(code, after = 1)
+  expect_lt(res$took, 1)
+  expect_match(res$stdout, "interrupted")
+})
+
 test_that("stop() ends on Ctrl-C, and says once what it waits for", {
   local_isolated_config()
   res <- interrupt_rscript(stalled_experiment("exp$stop()"))

@@ -12,6 +12,26 @@ test_that("local_server() activates the session and stop() undoes it", {
   expect_output(print(srv), "stopped")
 })
 
+test_that("servers stopped in the order they started leave the session as it was", {
+  local_isolated_config()
+  Sys.setenv(COMET_URL_OVERRIDE = "http://example.invalid/clientlib/")
+  a <- local_server()
+  b <- local_server()
+  expect_identical(Sys.getenv("COMET_URL_OVERRIDE"), b$url)
+  a$stop()
+  expect_identical(Sys.getenv("COMET_URL_OVERRIDE"), b$url)
+  b$stop()
+  expect_identical(Sys.getenv("COMET_URL_OVERRIDE"), "http://example.invalid/clientlib/")
+  expect_identical(Sys.getenv("COMET_WORKSPACE"), "")
+  # In the reverse order too.
+  a <- local_server()
+  b <- local_server()
+  b$stop()
+  expect_identical(Sys.getenv("COMET_URL_OVERRIDE"), a$url)
+  a$stop()
+  expect_identical(Sys.getenv("COMET_URL_OVERRIDE"), "http://example.invalid/clientlib/")
+})
+
 test_that("activation keeps a configured workspace", {
   local_isolated_config()
   withr::local_envvar(COMET_WORKSPACE = "mine")

@@ -41,7 +41,7 @@ test_that("an artifact round-trips: log, fetch by name and alias, download byte-
 
   msgs <- capture_messages(logged <- cometr:::artifact_log(key, artifact, NULL))
   expect_match(msgs, "Scheduling the upload of 6 assets for a size of 4.77MB", all = FALSE)
-  expect_match(msgs, "Still uploading 1 artifact assets", all = FALSE)
+  expect_match(msgs, "Still uploading 1 artifact asset,", all = FALSE)
   expect_match(msgs, "'local/dataset-a:1.0.0' has been successfully uploaded", all = FALSE)
   expect_s3_class(logged, "LoggedArtifact")
   expect_identical(logged$get_artifact_version(), "1.0.0")

@@ -24,7 +24,8 @@ pub(crate) fn status_error(
 }
 
 /// Send one HTTP request and return the whole answer, retrying transient failures
-/// for up to `retry_seconds`. `endpoint` names the request in errors.
+/// for up to `retry_seconds`; with `limit_seconds` > 0, give up once that has passed,
+/// even within an attempt. `endpoint` names the request in errors.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -44,6 +45,7 @@ fn rust_http(
     header_names: Vec<String>,
     header_values: Vec<String>,
     retry_seconds: f64,
+    limit_seconds: f64,
 ) -> Robj {
     let req = http::Request {
         method: method.to_string(),
@@ -59,7 +61,8 @@ fn rust_http(
         headers: pairs(header_names, header_values),
     };
     let budget = seconds(retry_seconds);
-    let answer = match retry::send_blocking(&req, budget) {
+    let limit = (limit_seconds > 0.0).then(|| seconds(limit_seconds));
+    let answer = match retry::send_blocking_within(&req, budget, limit) {
         Ok(resp) if (200..300).contains(&resp.status) => {
             let (hn, hv): (Vec<String>, Vec<String>) = resp.headers.into_iter().unzip();
             Ok(list!(

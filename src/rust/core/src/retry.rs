@@ -161,7 +161,32 @@ where
 
 /// The blocking form for R's main thread, with a budget from now.
 pub fn send_blocking(req: &Request, budget: Duration) -> Result<Response, Failure> {
+    send_blocking_within(req, budget, None)
+}
+
+/// `send_blocking`, given up (as unreachable) once `limit` has passed, even in the middle
+/// of an attempt: for a first contact, where a server that accepts connections and never
+/// answers must be noticed in seconds, not after a read timeout.
+pub fn send_blocking_within(
+    req: &Request,
+    budget: Duration,
+    limit: Option<Duration>,
+) -> Result<Response, Failure> {
     let deadline = Instant::now() + budget;
+    let send = async {
+        match limit {
+            None => send_until(req, deadline).await,
+            Some(limit) => tokio::time::timeout(limit, send_until(req, deadline))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure::Transport(format!(
+                        "no answer from {} within {} s",
+                        req.url,
+                        limit.as_secs_f64()
+                    )))
+                }),
+        }
+    };
     let what = || {
         format!(
             "Waiting for Comet at {} to answer; retrying for up to {} s in all (option `cometr.retry_timeout` or COMET_RETRY_TIMEOUT changes this; Ctrl-C stops).",
@@ -169,7 +194,7 @@ pub fn send_blocking(req: &Request, budget: Duration) -> Result<Response, Failur
             budget.as_secs()
         )
     };
-    http::block_on_interruptible(send_until(req, deadline), what, || {
+    http::block_on_interruptible(send, what, || {
         Err(Failure::Transport("interrupted".to_string()))
     })
 }
