@@ -208,6 +208,10 @@ upload_one_archive <- function(archive, api_key) {
   key <- meta$offline_id %||% sub("-.*$", "", sub("\\.zip$", "", basename(archive)))
   project <- config_value("COMET_PROJECT_NAME") %||% meta$project_name
   workspace <- config_value("COMET_WORKSPACE") %||% meta$workspace
+  if (!is_experiment_key(key)) {
+    offline_abort(sprintf("%s names an experiment key that is not one (%s).", archive,
+                          show_value(key)))
+  }
   message(sprintf("Uploading offline experiment %s from %s", key, archive))
 
   run <- comet_post_clientlib("logger/add/run", list(
@@ -269,10 +273,25 @@ upload_offline_artifacts <- function(file, dir, key, api_key) {
       art$add_asset(ArtifactAsset$new(
         logical_path = x[["logical_path"]], overwrite = isTRUE(x[["overwrite"]]),
         remote = isTRUE(x[["remote"]]), size = x[["size"]] %||% 0, link = x[["link"]],
-        local_path = if (!is.null(x[["file"]])) file.path(dir, x[["file"]]),
+        local_path = if (!is.null(x[["file"]])) archive_file(dir, x[["file"]]),
         metadata = x[["metadata"]], asset_type = x[["asset_type"]] %||% "asset"
       ))
     }
     artifact_log(key, art, api_key)
   }
+}
+
+# The file `rel` (a path read from an archive) inside the unpacked folder `dir`: a
+# relative path without `.` or `..` that reaches a regular file through no symbolic
+# link. A crafted archive can then make nothing but its own files be uploaded.
+archive_file <- function(dir, rel) {
+  parts <- if (is_single_string(rel)) strsplit(rel, "[/\\\\]")[[1]] else character()
+  base <- normalizePath(dir, winslash = "/", mustWork = TRUE)
+  real <- if (length(parts) > 0L) normalizePath(file.path(dir, rel), winslash = "/", mustWork = FALSE)
+  if (length(parts) == 0L || grepl("^([/\\\\~]|[A-Za-z]:)", rel) ||
+      any(parts %in% c("", ".", "..")) ||
+      !identical(real, paste(c(base, parts), collapse = "/")) || !utils::file_test("-f", real)) {
+    offline_abort(sprintf("The archive's path %s is not a file inside the archive.", show_value(rel)))
+  }
+  real
 }

@@ -306,3 +306,48 @@ test_that("a run killed with SIGKILL leaves a folder that upload_offline() uploa
   expect_identical(Filter(function(v) v$name == "phase", o)[[1]]$valueCurrent, "training")
   expect_match(exp$get_output()$output, "before the kill", fixed = TRUE)
 })
+
+test_that("a crafted archive uploads none but its own files", {
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  run <- record_offline_run(dir)
+  secret <- normalizePath(withr::local_tempfile(fileext = ".txt"), mustWork = FALSE)
+  writeLines("private content", secret)
+  unpacked <- file.path(tempfile(), "run")
+  dir.create(unpacked, recursive = TRUE)
+  utils::unzip(run$archive, exdir = unpacked)
+  unlink(run$archive)
+  # An upload in messages.json names a file outside by its absolute path.
+  msgs <- readLines(file.path(unpacked, "messages.json"))
+  i <- grep('"file_upload"', msgs, fixed = TRUE)[1]
+  msgs[i] <- sub('"file_path":"[^"]*"', sprintf('"file_path":"%s"', secret), msgs[i])
+  writeLines(msgs, file.path(unpacked, "messages.json"))
+  # An artifact file climbs out of the folder.
+  arts <- readLines(file.path(unpacked, "cometr-artifacts.json"))
+  arts <- sub('"file":"[^"]*"', sprintf('"file":"../../../../../../../..%s"', secret), arts)
+  writeLines(arts, file.path(unpacked, "cometr-artifacts.json"))
+  warned <- character()
+  err <- expect_error(withCallingHandlers(
+    suppressMessages(capture.output(upload_offline(unpacked))),
+    cometr_delivery_warning = function(w) {
+      warned <<- c(warned, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    }), class = "cometr_offline_error")
+  expect_match(conditionMessage(err), "not a file inside the archive")
+  expect_true(any(grepl("an upload was not sent", warned, fixed = TRUE)))
+  # The server stored no byte of the file outside.
+  stored <- list.files(srv$dir, recursive = TRUE, full.names = TRUE)
+  for (f in stored[file.size(stored) < 2^20]) {
+    expect_false(any(grepl("private content", readLines(f, warn = FALSE), fixed = TRUE)), label = f)
+  }
+  # Paths that leave the folder, absolute or through `..`, are refused as such.
+  unpacked <- withr::local_tempdir()
+  writeLines("{}", file.path(unpacked, "messages.json"))
+  for (rel in c("../x", secret, "", ".", "a/../../x", "~/x")) {
+    expect_error(cometr:::archive_file(unpacked, rel), class = "cometr_offline_error")
+  }
+  file.symlink(secret, file.path(unpacked, "link.txt"))
+  expect_error(cometr:::archive_file(unpacked, "link.txt"), class = "cometr_offline_error")
+  expect_identical(cometr:::archive_file(unpacked, "messages.json"),
+                   normalizePath(file.path(unpacked, "messages.json")))
+})

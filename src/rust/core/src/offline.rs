@@ -608,14 +608,47 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Unpack an archive into a new folder `dest`.
+/// What an archive may unpack to. A crafted archive must not fill the disk: a small
+/// zip of one repeated byte can declare (or simply hold) gigabytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub entries: usize,
+    pub total_bytes: u64,
+    /// Bytes an entry may unpack to per byte it takes in the archive, past `small`.
+    pub ratio: u64,
+    pub small: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            entries: 100_000,
+            total_bytes: 64 << 30,
+            ratio: 200,
+            small: 1 << 20,
+        }
+    }
+}
+
+/// Unpack an archive into a new folder `dest`, within the default [`Limits`].
 pub fn extract(archive: &Path, dest: &Path) -> Result<(), String> {
+    extract_within(archive, dest, Limits::default())
+}
+
+/// Unpack an archive into a new folder `dest`. Entries that would land outside it are
+/// skipped; an archive with too many entries, or that unpacks to more than the limits
+/// allow (counted on the bytes actually written, not on what the archive declares), is
+/// refused and what was unpacked removed.
+pub fn extract_within(archive: &Path, dest: &Path, limits: Limits) -> Result<(), String> {
     let run = || -> Result<(), Box<dyn std::error::Error>> {
         let mut a = zip::ZipArchive::new(File::open(archive)?)?;
+        if a.len() > limits.entries {
+            return Err(format!("it has {} entries (at most {})", a.len(), limits.entries).into());
+        }
         create_private_dir(dest)?;
+        let mut total: u64 = 0;
         for i in 0..a.len() {
             let mut f = a.by_index(i)?;
-            // Entries that would land outside `dest` are skipped.
             let Some(rel) = f.enclosed_name() else {
                 continue;
             };
@@ -627,11 +660,59 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<(), String> {
             if let Some(p) = out.parent() {
                 fs::create_dir_all(p)?;
             }
-            std::io::copy(&mut f, &mut File::create(&out)?)?;
+            let allowed = f
+                .compressed_size()
+                .saturating_mul(limits.ratio)
+                .max(limits.small)
+                .min(limits.total_bytes - total);
+            let name = f.name().to_string();
+            let written = std::io::copy(
+                &mut std::io::Read::take(&mut f, allowed + 1),
+                &mut File::create(&out)?,
+            )?;
+            if written > allowed {
+                return Err(format!(
+                    "its entry '{name}' unpacks to more than {allowed} bytes (a ratio over {} or a total over {} bytes)",
+                    limits.ratio, limits.total_bytes
+                )
+                .into());
+            }
+            total += written;
         }
         Ok(())
     };
-    run().map_err(|e| io_err("read the archive", archive, e))
+    run().map_err(|e| {
+        let _ = fs::remove_dir_all(dest);
+        io_err("unpack the archive", archive, e)
+    })
+}
+
+/// The file `rel` (a path read from an archive) inside the unpacked folder `dir`, or why
+/// not: `rel` must be relative, without `..`, and name a regular file reached through no
+/// symbolic link, so an archive can make nothing but its own files be uploaded.
+pub fn inside(dir: &Path, rel: &str) -> Result<PathBuf, String> {
+    use std::path::Component;
+    let refuse = |why: &str| Err(format!("the archive's path '{rel}' {why}"));
+    let relp = Path::new(rel);
+    if rel.is_empty() || !relp.components().all(|c| matches!(c, Component::Normal(_))) {
+        return refuse("is not a plain relative path inside the archive");
+    }
+    let base = match dir.canonicalize() {
+        Ok(b) => b,
+        Err(e) => return refuse(&format!("cannot be checked ({e})")),
+    };
+    let real = match dir.join(relp).canonicalize() {
+        Ok(r) => r,
+        Err(_) => return refuse("names no file in the archive"),
+    };
+    // Canonicalising resolves every link: a path through one comes out different.
+    if real != base.join(relp) {
+        return refuse("goes through a symbolic link");
+    }
+    if !real.is_file() {
+        return refuse("names no file in the archive");
+    }
+    Ok(real)
 }
 
 /// Where and as whom to replay an archive.
@@ -798,13 +879,13 @@ impl Target {
             None
         } else {
             let rel = p["file_path"].as_str().unwrap_or("");
-            let path = dir.join(rel);
-            if rel.is_empty() || rel.contains("..") || !path.is_file() {
-                s.problems
-                    .push(format!("the archive lacks the file '{rel}' of an upload"));
-                return;
+            match inside(dir, rel) {
+                Ok(path) => Some(path.display().to_string()),
+                Err(why) => {
+                    s.problems.push(format!("an upload was not sent: {why}"));
+                    return;
+                }
             }
-            Some(path.display().to_string())
         };
         let req = Request {
             method: "POST".into(),
@@ -1085,6 +1166,85 @@ mod tests {
         extract(&archive, &out).unwrap();
         assert_eq!(lines(&out).len(), 3);
         assert!(!out.join(LOCK).exists());
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    fn crafted_zip(path: &Path, entries: &[(&str, &[u8], usize)]) {
+        let mut z = zip::ZipWriter::new(File::create(path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, chunk, times) in entries {
+            z.start_file(*name, opts).unwrap();
+            for _ in 0..*times {
+                z.write_all(chunk).unwrap();
+            }
+        }
+        z.finish().unwrap();
+    }
+
+    #[test]
+    fn a_crafted_archive_cannot_fill_the_disk() {
+        let base =
+            std::env::temp_dir().join(format!("cometr-bomb-{}", uuid::Uuid::new_v4().simple()));
+        fs::create_dir_all(&base).unwrap();
+        // 64 MiB of zeros packs to some 64 KB: refused, and nothing is left unpacked.
+        let bomb = base.join("bomb.zip");
+        crafted_zip(&bomb, &[("messages.json", &[0u8; 1 << 20], 64)]);
+        assert!(fs::metadata(&bomb).unwrap().len() < 1 << 20);
+        let out = base.join("out");
+        let e = extract(&bomb, &out).unwrap_err();
+        assert!(e.contains("unpacks to more than"), "{e}");
+        assert!(!out.exists());
+        // Too many entries, or too many bytes in all.
+        let many = base.join("many.zip");
+        crafted_zip(&many, &[("a", b"x", 1), ("b", b"y", 1), ("c", b"z", 1)]);
+        let few = Limits {
+            entries: 2,
+            ..Limits::default()
+        };
+        assert!(extract_within(&many, &out, few)
+            .unwrap_err()
+            .contains("3 entries"));
+        let small = Limits {
+            total_bytes: 2,
+            ..Limits::default()
+        };
+        assert!(extract_within(&many, &out, small).is_err());
+        assert!(!out.exists());
+        // An ordinary archive unpacks.
+        extract(&many, &out).unwrap();
+        assert_eq!(fs::read_to_string(out.join("c")).unwrap(), "z");
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn only_the_archives_own_files_can_be_uploaded() {
+        let base =
+            std::env::temp_dir().join(format!("cometr-inside-{}", uuid::Uuid::new_v4().simple()));
+        let dir = base.join("run");
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("sub").join("f.txt"), "mine").unwrap();
+        fs::write(base.join("secret.txt"), "not mine").unwrap();
+        assert!(inside(&dir, "sub/f.txt").is_ok());
+        let outside = base.join("secret.txt").display().to_string();
+        for rel in [
+            "",
+            "../secret.txt",
+            "sub/../../secret.txt",
+            &outside,
+            "sub",
+            "nope",
+        ] {
+            assert!(inside(&dir, rel).is_err(), "{rel}");
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(base.join("secret.txt"), dir.join("link.txt")).unwrap();
+            std::os::unix::fs::symlink(&base, dir.join("up")).unwrap();
+            let e = inside(&dir, "link.txt").unwrap_err();
+            assert!(e.contains("symbolic link"), "{e}");
+            assert!(inside(&dir, "up/secret.txt").is_err());
+        }
         let _ = fs::remove_dir_all(&base);
     }
 
