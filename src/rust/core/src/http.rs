@@ -162,9 +162,35 @@ fn build_client(verify: bool) -> reqwest::Client {
         .read_timeout(Duration::from_secs(120))
         .pool_idle_timeout(Duration::from_secs(60))
         .gzip(true)
+        .redirect(reqwest::redirect::Policy::custom(redirect_policy))
         .danger_accept_invalid_certs(!verify)
         .build()
         .expect("cannot build the cometr HTTP client")
+}
+
+/// Redirects are followed only to the same origin (scheme, host and port), or from
+/// http to https on the same host: a request carries the key in its `Authorization`
+/// header and often in its body (`apiKey`), which a 307/308 re-sends, so neither may go
+/// to another origin or down from https to http. Any other redirect is not followed:
+/// the caller gets the 3xx answer, an HTTP error in R (`cometr_http_307`, ...).
+fn redirect_policy(attempt: reqwest::redirect::Attempt) -> reqwest::redirect::Action {
+    let Some(prev) = attempt.previous().last() else {
+        return attempt.stop();
+    };
+    let next = attempt.url();
+    let same_host = next.host_str() == prev.host_str();
+    let same_origin = same_host
+        && next.scheme() == prev.scheme()
+        && next.port_or_known_default() == prev.port_or_known_default();
+    let upgrade = same_host && prev.scheme() == "http" && next.scheme() == "https";
+    if attempt.previous().len() > 10 || !(same_origin || upgrade) {
+        let _ = logging::write(
+            Level::Warning,
+            &format!("Not following a redirect from {prev} to another origin ({next})"),
+        );
+        return attempt.stop();
+    }
+    attempt.follow()
 }
 
 fn client() -> &'static reqwest::Client {
@@ -403,4 +429,92 @@ pub async fn start(req: &Request) -> Result<reqwest::Response, Failure> {
     rb.send()
         .await
         .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A listener that answers every request with `answer(port)` and keeps what it read.
+    async fn listener(
+        answer: impl Fn(u16, &[u8]) -> String + Send + 'static,
+    ) -> (u16, Arc<Mutex<Vec<u8>>>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let keep = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let mut buf = vec![0u8; 65536];
+                // Enough for the small requests of this test; a pause ends the read.
+                let mut got = Vec::new();
+                while let Ok(Ok(n)) =
+                    tokio::time::timeout(Duration::from_millis(200), c.read(&mut buf)).await
+                {
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                keep.lock().unwrap().extend_from_slice(&got);
+                let _ = c.write_all(answer(port, &got).as_bytes()).await;
+                let _ = c.shutdown().await;
+            }
+        });
+        (port, seen)
+    }
+
+    fn redirect_to(url: String) -> String {
+        format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {url}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    }
+
+    fn contains(hay: &[u8], needle: &str) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn no_redirect_carries_the_key_to_another_origin() {
+        runtime().block_on(async {
+            let (other, other_seen) = listener(|_, _| {
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_string()
+            })
+            .await;
+            let (first, first_seen) =
+                listener(move |_, _| redirect_to(format!("http://127.0.0.1:{other}/stolen"))).await;
+            let req = Request {
+                method: "POST".into(),
+                url: format!("http://127.0.0.1:{first}/api/rest/v2/write/x"),
+                api_key: "RedirectKey0123456789".into(),
+                json_body: Some("{\"apiKey\":\"RedirectKey0123456789\"}".into()),
+                ..Default::default()
+            };
+            let resp = send(&req).await.unwrap();
+            assert_eq!(resp.status, 307);
+            assert!(contains(
+                &first_seen.lock().unwrap(),
+                "RedirectKey0123456789"
+            ));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(other_seen.lock().unwrap().is_empty());
+            // Within the same origin a redirect is followed.
+            let (same, _) = listener(|port, got| {
+                if contains(got, "GET /a ") {
+                    redirect_to(format!("http://127.0.0.1:{port}/b"))
+                } else {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                        .to_string()
+                }
+            })
+            .await;
+            let req = Request {
+                method: "GET".into(),
+                url: format!("http://127.0.0.1:{same}/a"),
+                ..Default::default()
+            };
+            let resp = send(&req).await.unwrap();
+            assert_eq!((resp.status, resp.body), (200, b"ok".to_vec()));
+        });
+    }
 }
