@@ -44,6 +44,10 @@ pid_alive <- function(pid) {
 #' was logged, and deletes each spool file once all of it has arrived. The
 #' package says at start-up when such files exist.
 #'
+#' Files logged with `upload_asset()` are in the spool too: a copy of a small
+#' file waits in its `files` folder, a large file is read from where it was
+#' (and not sent if it changed since it was logged).
+#'
 #' Spool files never contain the API key: the key comes from `api_key` or the
 #' configuration when the data is sent.
 #'
