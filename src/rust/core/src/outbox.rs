@@ -613,15 +613,15 @@ impl Outbox {
             if let Some(upload) = file {
                 let seq = upload.0;
                 let one = [upload];
-                let delivered = self.deliver(Kind::File, &one, deadline).await;
-                self.set_file_in_flight(None);
-                if delivered {
+                if self.deliver(Kind::File, &one, deadline).await {
                     self.ack(Kind::File, seq);
+                    self.set_file_in_flight(None);
                     // Sent, or never to be sent: our copy is no longer needed.
                     FileUpload::from_staged(&one[0].1).discard_copy();
                 } else {
                     let [upload] = one;
                     self.requeue(|q| q.files.push_front(upload));
+                    self.set_file_in_flight(None);
                     ok = false;
                 }
             }
