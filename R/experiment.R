@@ -464,7 +464,7 @@ Experiment <- R6::R6Class("Experiment",
       private$flush()
       res <- comet_http("/experiment/asset/get-asset", "GET",
                         list(experimentKey = private$key, assetId = assetId), reveal(private$api_key),
-                        read = FALSE)
+                        read = FALSE, limit = 0, max_answer = 0)
       parse_by_type(res, "/experiment/asset/get-asset")
     },
 

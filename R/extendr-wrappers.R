@@ -80,9 +80,10 @@ rust_experiment_capture <- function(id, out, err) .Call(wrap__rust_experiment_ca
 
 #' Send one HTTP request and return the whole answer, retrying transient failures
 #' for up to `retry_seconds`; with `limit_seconds` > 0, give up once that has passed,
-#' even within an attempt. `endpoint` names the request in errors.
+#' even within an attempt. With `max_answer` > 0, an answer body larger than that many
+#' bytes is a transfer error. `endpoint` names the request in errors.
 #' @noRd
-rust_http <- function(method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds, limit_seconds) .Call(wrap__rust_http, method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds, limit_seconds)
+rust_http <- function(method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds, limit_seconds, max_answer) .Call(wrap__rust_http, method, url, endpoint, api_key, query_names, query_values, json_body, gzip_body, multipart, file_part, form_names, form_values, header_names, header_values, retry_seconds, limit_seconds, max_answer)
 
 #' Set the User-Agent header sent with every request.
 #' @noRd

@@ -55,8 +55,10 @@ call_api <- function(endpoint, method = c("GET", "POST"), params = list(),
     abort_input("params", "must be a named list")
   }
   # Any call can read what this process logged: send that first.
+  # An answer saved to `local_file_path` is a download: no deadline and no size bound.
+  download <- !is.null(local_file_path)
   res <- comet_http(endpoint, method, params, api_key, file = file, form = form, arg = "params",
-                    read = TRUE)
+                    read = TRUE, limit = if (download) 0, max_answer = if (download) 0 else answer_cap())
   if (!is.null(local_file_path)) {
     written <- tryCatch({
       writeBin(res$body, local_file_path)

@@ -56,6 +56,22 @@ retry_budget <- function() {
   if (length(value) != 1L || is.na(value) || value < 0) 60 else value
 }
 
+# The longest one API request may take in all, retries included, in seconds: option
+# `cometr.request_timeout`, else the retry budget or 120, whichever is longer. A server
+# that trickles its answer a byte at a time must not hold the caller past every timeout.
+# Uploads of files and asset downloads have none (a large file on a slow link takes long).
+request_deadline <- function(retry = retry_budget()) {
+  value <- suppressWarnings(as.numeric(getOption("cometr.request_timeout") %||% max(120, retry)))
+  if (length(value) != 1L || is.na(value) || value <= 0) max(120, retry) else value
+}
+
+# The largest API answer read, in bytes: option `cometr.max_answer_size`, else 64 MiB.
+# An answer is held whole in memory; a larger one is a `cometr_transfer_error`.
+answer_cap <- function() {
+  value <- suppressWarnings(as.numeric(getOption("cometr.max_answer_size") %||% (64 * 2^20)))
+  if (length(value) != 1L || is.na(value) || value <= 0) 64 * 2^20 else value
+}
+
 # Reads see writes: before a read, send what this process has queued for the experiment
 # `key` (all experiments when `key` is NULL: the reader cannot tell which it reads),
 # whichever handle logged it. It waits at most the retry budget (or
@@ -99,11 +115,12 @@ multipart_endpoints <- c("/write/experiment/upload-asset", "/write/experiment/gi
 comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL,
                        url = NULL, body = NULL, gzip = FALSE, file = NULL, form = list(),
                        arg = NULL, read = method == "GET", headers = character(),
-                       retry = retry_budget(), limit = 0) {
+                       retry = retry_budget(), limit = NULL, max_answer = answer_cap()) {
   key <- api_key_value(api_key)
   if (read) send_queued(read_key(params))
   url <- url %||% rest_url(endpoint)
   multipart <- !is.null(file) || length(form) > 0L
+  limit <- limit %||% if (is.null(file)) request_deadline(retry) else 0
   if (method == "GET" || multipart) {
     q <- encode_query(params, arg)
   } else {
@@ -117,7 +134,7 @@ comet_http <- function(endpoint, method = "GET", params = list(), api_key = NULL
                         file, as.character(names(form)),
                         as.character(unlist(form, use.names = FALSE)),
                         as.character(names(headers)), unname(as.character(headers)),
-                        retry, limit))
+                        retry, limit, max_answer))
 }
 
 is_json_type <- function(type) grepl("^application/([a-z.+-]*\\+)?json", tolower(type))

@@ -124,3 +124,22 @@ test_that("TLS certificate checks are on unless turned off, with a warning", {
                  class = "cometr_tls_warning")
   expect_silent(get_workspaces())
 })
+
+test_that("an API answer has a size bound and a request a total deadline", {
+  srv <- local_test_server()
+  # An answer larger than the bound is a transfer error, not gigabytes in memory.
+  big <- sprintf('{"x":"%s"}', strrep("a", 2e6))
+  srv$inject_fault("workspaces", 200L, body = big)
+  withr::with_options(list(cometr.max_answer_size = 1e6), {
+    err <- expect_error(call_api("/workspaces"), class = "cometr_transfer_error")
+    expect_match(conditionMessage(err), "larger than")
+  })
+  srv$inject_fault("workspaces", 200L, body = big)
+  expect_identical(nchar(call_api("/workspaces")$x), 2e6L)
+  # A server that takes its time is given up on at the deadline, whatever it sends.
+  srv$set_faults(list(latency_ms = 8000))
+  withr::local_options(cometr.request_timeout = 1, cometr.retry_timeout = 0)
+  t <- system.time(expect_error(call_api("/workspaces"), class = "cometr_connection_error"))
+  expect_lt(t[["elapsed"]], 6)
+  srv$set_faults(NULL)
+})

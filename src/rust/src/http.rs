@@ -25,7 +25,8 @@ pub(crate) fn status_error(
 
 /// Send one HTTP request and return the whole answer, retrying transient failures
 /// for up to `retry_seconds`; with `limit_seconds` > 0, give up once that has passed,
-/// even within an attempt. `endpoint` names the request in errors.
+/// even within an attempt. With `max_answer` > 0, an answer body larger than that many
+/// bytes is a transfer error. `endpoint` names the request in errors.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -46,6 +47,7 @@ fn rust_http(
     header_values: Vec<String>,
     retry_seconds: f64,
     limit_seconds: f64,
+    max_answer: f64,
 ) -> Robj {
     let req = http::Request {
         method: method.to_string(),
@@ -59,6 +61,11 @@ fn rust_http(
         file_sha256: None,
         form: pairs(form_names, form_values),
         headers: pairs(header_names, header_values),
+        max_answer: if max_answer.is_finite() && max_answer > 0.0 {
+            max_answer as u64
+        } else {
+            0
+        },
     };
     let budget = seconds(retry_seconds);
     let limit = (limit_seconds > 0.0).then(|| seconds(limit_seconds));
@@ -82,6 +89,11 @@ fn rust_http(
         )),
         Err(http::Failure::Transport(m)) => Err(error(
             Kind::Connection,
+            format!("Error calling Comet API: {m}"),
+        )
+        .with("endpoint", endpoint)),
+        Err(http::Failure::TooLarge(m)) => Err(error(
+            Kind::Transfer,
             format!("Error calling Comet API: {m}"),
         )
         .with("endpoint", endpoint)),

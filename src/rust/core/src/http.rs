@@ -222,6 +222,9 @@ pub struct Request {
     pub gzip_body: bool,
     /// Extra headers (the identity of a batch, which Comet's service ignores).
     pub headers: Vec<(String, String)>,
+    /// The most bytes of answer body `send` reads (0: no bound). An API answer is held
+    /// whole in memory, so a server must not be able to send gigabytes into it.
+    pub max_answer: u64,
 }
 
 /// What comes back: either an HTTP answer (any status) or a transport failure.
@@ -239,12 +242,14 @@ pub enum Failure {
     Transport(String),
     /// A local problem before sending (unreadable file, bad URL).
     Input(String),
+    /// The answer's body is larger than the request allows (`Request::max_answer`).
+    TooLarge(String),
 }
 
 impl Failure {
     pub fn message(&self) -> String {
         match self {
-            Failure::Transport(m) | Failure::Input(m) => logging::redact(m),
+            Failure::Transport(m) | Failure::Input(m) | Failure::TooLarge(m) => logging::redact(m),
         }
     }
 }
@@ -392,11 +397,7 @@ pub async fn send(req: &Request) -> Result<Response, Failure> {
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_string())))
         .collect();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))?
-        .to_vec();
+    let body = read_body(resp, req).await?;
     let _ = logging::write(
         Level::Debug,
         &format!(
@@ -411,6 +412,33 @@ pub async fn send(req: &Request) -> Result<Response, Failure> {
         body,
         headers,
     })
+}
+
+/// The whole body of an answer, within `req.max_answer` bytes (checked on the declared
+/// length first, then on the bytes as they come, since a length can be absent or false).
+async fn read_body(mut resp: reqwest::Response, req: &Request) -> Result<Vec<u8>, Failure> {
+    let cap = req.max_answer;
+    let too_large = || {
+        Failure::TooLarge(format!(
+            "the answer from {} is larger than {cap} bytes (option `cometr.max_answer_size`)",
+            req.url
+        ))
+    };
+    if cap > 0 && resp.content_length().is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Failure::Transport(describe_reqwest_error(&e)))?
+    {
+        if cap > 0 && body.len() as u64 + chunk.len() as u64 > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The answer's media type, or "" when it has none.

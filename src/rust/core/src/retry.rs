@@ -83,7 +83,7 @@ impl<'a> Outcome<'a> {
         match result {
             Ok(r) => Outcome::Answer(r.status, &r.headers),
             Err(Failure::Transport(_)) => Outcome::Unreachable,
-            Err(Failure::Input(_)) => Outcome::Local,
+            Err(Failure::Input(_) | Failure::TooLarge(_)) => Outcome::Local,
         }
     }
 

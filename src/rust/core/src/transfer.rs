@@ -118,7 +118,7 @@ impl From<Failure> for DownloadFailure {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Input(m) => DownloadFailure::Input(m),
-            Failure::Transport(m) => DownloadFailure::Transfer(m),
+            Failure::Transport(m) | Failure::TooLarge(m) => DownloadFailure::Transfer(m),
         }
     }
 }
