@@ -505,10 +505,7 @@ Experiment <- R6::R6Class("Experiment",
       res <- comet_http("/experiment/git/patch", "GET", list(experimentKey = private$key),
                         reveal(private$api_key), read = FALSE)
       out <- parse_by_type(res, "/experiment/git/patch")
-      if (is.raw(out)) {
-        out <- rawToChar(out)
-        Encoding(out) <- "UTF-8"
-      }
+      if (is.raw(out)) out <- answer_string(out, "/experiment/git/patch")
       out
     },
 

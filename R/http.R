@@ -148,10 +148,9 @@ parse_json_body <- function(res, endpoint) {
       status = res$status, sdk_error_code = NULL, endpoint = endpoint
     )
   }
-  text <- rawToChar(res$body)
-  Encoding(text) <- "UTF-8"
+  # Inside the handler: a NUL byte makes rawToChar() fail, and that too is a bad answer.
   tryCatch(
-    jsonlite::parse_json(text, simplifyVector = FALSE),
+    jsonlite::parse_json(answer_text(res$body), simplifyVector = FALSE),
     error = function(e) {
       cometr_abort(
         sprintf("Error parsing Comet API response from %s: %s", endpoint, conditionMessage(e)),
@@ -168,11 +167,26 @@ parse_by_type <- function(res, endpoint) {
   type <- tolower(res$content_type)
   if (is_json_type(type)) return(parse_json_body(res, endpoint))
   if (grepl("^text/", type)) {
-    text <- rawToChar(res$body)
-    Encoding(text) <- "UTF-8"
-    return(text)
+    return(answer_string(res$body, endpoint, res$status))
   }
   res$body
+}
+
+answer_text <- function(body) {
+  text <- rawToChar(body)
+  Encoding(text) <- "UTF-8"
+  text
+}
+
+# An answer's body as one string; one that cannot be (a NUL byte) is a parse error.
+answer_string <- function(body, endpoint, status = 200L) {
+  tryCatch(answer_text(body), error = function(e) {
+    cometr_abort(
+      sprintf("Error parsing Comet API response from %s: %s", endpoint, conditionMessage(e)),
+      c("cometr_parse_error", "cometr_http_error"),
+      status = status, sdk_error_code = NULL, endpoint = endpoint
+    )
+  })
 }
 
 # The one experiment a request concerns, or NULL when it names none or several.

@@ -26,9 +26,15 @@ setup_logging <- function() {
     return(FALSE)
   }
   file <- normalizePath(path.expand(file), mustWork = FALSE)
-  if (!file.exists(file) && !suppressWarnings(file.create(file))) {
-    warning("Couldn't create log file ", file, call. = FALSE)
-    return(FALSE)
+  if (!file.exists(file)) {
+    # Created private (0600): the log names experiments, endpoints and errors.
+    old_umask <- Sys.umask("077")
+    created <- suppressWarnings(file.create(file))
+    Sys.umask(old_umask)
+    if (!created) {
+      warning("Couldn't create log file ", file, call. = FALSE)
+      return(FALSE)
+    }
   }
   if (file.access(file, 2) != 0) {
     warning("Cannot write to log file ", file, call. = FALSE)

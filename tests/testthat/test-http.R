@@ -143,3 +143,22 @@ test_that("an API answer has a size bound and a request a total deadline", {
   expect_lt(t[["elapsed"]], 6)
   srv$set_faults(NULL)
 })
+
+test_that("an answer holding a NUL byte is a parse error", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  f <- file.path(withr::local_tempdir(), "nul.txt")
+  writeBin(as.raw(c(0x61, 0x00, 0x62)), f)
+  exp$upload_asset(f)
+  id <- exp$get_asset_list()$assets[[1]]$assetId
+  expect_error(exp$get_asset(id), class = "cometr_parse_error")
+  # Saved to a file, the same answer is bytes, as they were.
+  out <- tempfile()
+  call_api("/experiment/asset/get-asset", params = list(experimentKey = exp$get_key(), assetId = id),
+           local_file_path = out)
+  expect_identical(readBin(out, "raw", 10), as.raw(c(0x61, 0x00, 0x62)))
+  # A JSON answer with an escaped NUL is refused the same way, never a plain R error.
+  srv$inject_fault("workspaces", 200L, body = '{"a":"x\\u0000y"}')
+  res <- tryCatch(call_api("/workspaces"), error = identity)
+  expect_true(!inherits(res, "error") || inherits(res, "cometr_parse_error"))
+})

@@ -2,6 +2,8 @@ test_that("the log file records calls and never the API key", {
   srv <- local_test_server()
   log <- file.path(tempdir(), "cometr-test.log")
   unlink(log)
+  old_umask <- Sys.umask("022")
+  withr::defer(Sys.umask(old_umask))
   key <- "LoggedKeyShouldNotAppear42"
   withr::local_envvar(COMET_API_KEY = key, COMET_LOGGING_FILE = log,
                       COMET_LOGGING_FILE_LEVEL = "DEBUG")
@@ -15,6 +17,10 @@ test_that("the log file records calls and never the API key", {
   expect_true(any(grepl("\\[ERR\\]", lines)))
   expect_false(any(grepl(key, lines, fixed = TRUE)))
   expect_true(all(grepl("^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}", lines)))
+  # The file is the user's alone, whatever the umask.
+  if (.Platform$OS.type == "unix") {
+    expect_identical(format(file.info(log)$mode), "600")
+  }
   n <- length(lines)
   expect_null(disable_logging())
   get_workspaces()

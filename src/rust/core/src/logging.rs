@@ -128,11 +128,15 @@ pub fn write(level: Level, msg: &str) -> Result<(), String> {
     }
     let text = redact(msg).replace('\n', "\\n");
     let line = format!("{} [{}] {}\n", now_stamp(), level.tag(), text);
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&sink.path)
-        .map_err(|e| e.to_string())?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    // A new log file is the user's alone: it names experiments, endpoints and errors.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&sink.path).map_err(|e| e.to_string())?;
     f.write_all(line.as_bytes()).map_err(|e| e.to_string())
 }
 
