@@ -54,6 +54,7 @@ api_key_value <- function(api_key = NULL) {
 
 # The server root, without `/clientlib` and without trailing slashes.
 url_root <- function() {
+  warn_url_from_working_dir()
   rust_result(rust_url_root(config_value("COMET_URL_OVERRIDE") %||% default_url))
 }
 
@@ -63,4 +64,32 @@ rest_url <- function(endpoint) {
 
 clientlib_url <- function(endpoint) {
   paste0(url_root(), "/clientlib/", sub("^/+", "", endpoint))
+}
+
+# Once per session: a `.comet.yml` in the working directory (say, of a cloned
+# repository) that points COMET_URL_OVERRIDE elsewhere while the API key comes from the
+# environment or the home file, so the user's key would go to a host the file chose.
+# Comet's SDK reads the file alike, so it is followed, but never in silence.
+config_state <- new.env(parent = emptyenv())
+
+warn_url_from_working_dir <- function() {
+  if (isTRUE(config_state$url_warned) || nzchar(Sys.getenv("COMET_URL_OVERRIDE"))) return()
+  cwd <- getwd()
+  home <- path.expand("~")
+  here <- file.path(cwd, ".comet.yml")
+  if (!file.exists(here) || identical(normalizePath(cwd), normalizePath(home, mustWork = FALSE))) return()
+  lookup <- function(key, dir, home) rust_result(rust_config_lookup(key, dir, home))$value
+  url <- lookup("COMET_URL_OVERRIDE", cwd, "")
+  if (is.null(url)) return()
+  key_from <- if (nzchar(Sys.getenv("COMET_API_KEY"))) {
+    "the environment variable COMET_API_KEY"
+  } else if (is.null(lookup("COMET_API_KEY", cwd, "")) && !is.null(lookup("COMET_API_KEY", "", home))) {
+    file.path(home, ".comet.yml")
+  }
+  if (is.null(key_from)) return()
+  config_state$url_warned <- TRUE
+  cometr_warn(sprintf(paste0(
+    "COMET_URL_OVERRIDE (%s) comes from %s in the working directory, while the API key ",
+    "comes from %s: the key is sent to that server. Remove COMET_URL_OVERRIDE from %s ",
+    "unless you trust it."), url, here, key_from, here), "cometr_config_warning")
 }

@@ -95,3 +95,22 @@ test_that("the API key, workspace and project can come from .comet.yml", {
   create_project("fromfile", "d")
   expect_identical(get_projects()$projects[[1]]$workspaceName, "fws")
 })
+
+test_that("a working-directory .comet.yml that points the key elsewhere warns once", {
+  srv <- local_test_server()
+  url <- srv$url
+  withr::local_envvar(COMET_URL_OVERRIDE = NA, COMET_API_KEY = "key-from-env")
+  rm(list = ls(cometr:::config_state), envir = cometr:::config_state)
+  withr::defer(rm(list = ls(cometr:::config_state), envir = cometr:::config_state))
+  # The file gives both the server and the key: nothing of the user's leaves.
+  withr::local_envvar(COMET_API_KEY = NA)
+  writeLines(sprintf("COMET_URL_OVERRIDE: %s\nCOMET_API_KEY: key-from-file", url), ".comet.yml")
+  expect_no_warning(get_workspaces())
+  # The key comes from the environment: warned once, naming the file.
+  writeLines(sprintf("COMET_URL_OVERRIDE: %s", url), ".comet.yml")
+  withr::local_envvar(COMET_API_KEY = "key-from-env")
+  w <- expect_warning(get_workspaces(), class = "cometr_config_warning")
+  expect_match(conditionMessage(w), file.path(getwd(), ".comet.yml"), fixed = TRUE)
+  expect_match(conditionMessage(w), "COMET_API_KEY", fixed = TRUE)
+  expect_no_warning(get_workspaces())
+})
