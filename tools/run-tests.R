@@ -16,4 +16,5 @@ n_fail <- sum(df$failed) + sum(df$error)
 n_skip <- sum(df$skipped)
 n_pass <- if ("passed" %in% names(df)) sum(df$passed) else sum(df$nb) - sum(df$failed)
 cat(sprintf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip))
-quit(status = if (n_fail > 0 || nrow(df) == 0) 1L else 0L)
+# A skipped test is a failed promise of the suite: the run fails on any.
+quit(status = if (n_fail > 0 || n_skip > 0 || nrow(df) == 0) 1L else 0L)

@@ -2,7 +2,9 @@
 # Install what building and testing cometr needs on Debian 12, skipping what is there:
 # R and R packages from Debian's apt (CRAN is not needed), and Rust's rustfmt/clippy.
 set -euo pipefail
-PKGS="r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown"
+# python3 and python3-venv: the tests compare with Comet's Python SDK in a virtualenv
+# (tests/testthat/fixtures/python/sdk.sh) and fail, never skip, without them.
+PKGS="r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown python3 python3-venv"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

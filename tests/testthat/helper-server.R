@@ -137,3 +137,17 @@ cometr_server_url <- function(proc, timeout = 30) {
   }
   stop(paste(c("cometr-server did not start:", seen, proc$read_error_lines()), collapse = "\n"))
 }
+
+# The comparisons with Comet's Python SDK never skip: a machine without python3, a shell
+# or the pinned packages of fixtures/python/requirements.txt fails them (tools/setup.sh
+# installs python3 and python3-venv). `status` and `out`: what fixtures/python/sdk.sh gave.
+need_python_sdk <- function(status = 0L, out = character()) {
+  if (!nzchar(Sys.which("python3"))) stop("python3 is not installed (tools/setup.sh installs it)")
+  if (!nzchar(Sys.which("sh"))) stop("no POSIX shell to run fixtures/python/sdk.sh")
+  if (identical(status, 90L)) stop("fixtures/python/sdk.sh found no python3")
+  if (identical(status, 91L)) {
+    stop(paste("cannot create the virtualenv or install fixtures/python/requirements.txt:",
+               paste(tail(out, 3), collapse = " ")))
+  }
+  invisible(TRUE)
+}

@@ -38,11 +38,10 @@ record_offline_run <- function(dir) {
   list(key = key, exp = exp, archive = file.path(dir, paste0(key, ".zip")))
 }
 
-# Run a Python script of fixtures/python with the comet_ml virtualenv; skips when
+# Run a Python script of fixtures/python with the comet_ml virtualenv; fails when
 # python3 or the virtualenv is not available. `cache` is the real cache folder.
 python_sdk <- function(script, args, cache, env = character()) {
-  skip_if(!nzchar(Sys.which("python3")), "python3 is not installed")
-  skip_if(!nzchar(Sys.which("sh")), "no POSIX shell to run fixtures/python/sdk.sh")
+  need_python_sdk()
   withr::local_envvar(XDG_CACHE_HOME = cache)
   withr::local_envvar(env)
   out <- suppressWarnings(system2(
@@ -51,9 +50,7 @@ python_sdk <- function(script, args, cache, env = character()) {
     stdout = TRUE, stderr = TRUE
   ))
   status <- attr(out, "status") %||% 0L
-  skip_if(status == 90L, "python3 is not installed")
-  skip_if(status == 91L, paste("cannot create the virtualenv or `pip install comet_ml jsonschema`:",
-                               paste(tail(out, 3), collapse = " ")))
+  need_python_sdk(status, out)
   list(status = status, out = out)
 }
 

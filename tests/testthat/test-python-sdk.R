@@ -2,11 +2,10 @@
 # local server reads back through call_api() as logged. The SDK is installed once into
 # a virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/cometr-venv (fixtures/python/sdk.sh).
 
-# Log the fixture run against `url`; returns the experiment key (skips when Python or
+# Log the fixture run against `url`; returns the experiment key (fails when Python or
 # the SDK cannot be had). `cache` is the real cache folder, read before HOME is isolated.
 log_python_run <- function(url, cache) {
-  skip_if(!nzchar(Sys.which("python3")), "python3 is not installed")
-  skip_if(!nzchar(Sys.which("sh")), "no POSIX shell to run fixtures/python/sdk.sh")
+  need_python_sdk()
   asset <- tempfile(fileext = ".txt")
   writeLines("asset from python", asset)
   withr::local_envvar(COMET_URL_OVERRIDE = url, COMET_API_KEY = "python-key",
@@ -17,9 +16,7 @@ log_python_run <- function(url, cache) {
     stdout = TRUE, stderr = TRUE
   ))
   status <- attr(out, "status") %||% 0L
-  skip_if(status == 90L, "python3 is not installed")
-  skip_if(status == 91L, paste("cannot create the virtualenv or `pip install comet_ml`:",
-                               paste(tail(out, 3), collapse = " ")))
+  need_python_sdk(status, out)
   expect_identical(status, 0L, label = paste(out, collapse = "\n"))
   key <- sub("^KEY=", "", grep("^KEY=", out, value = TRUE))
   expect_length(key, 1)
@@ -88,4 +85,17 @@ test_that("the cometr-server binary serves the Python SDK without R's server", {
   proc$wait(10000)
   expect_false(proc$is_alive())
   expect_identical(proc$get_exit_status(), 0L)
+})
+
+test_that("the SDK comparisons fail, never skip, without Python, and run pinned packages", {
+  expect_error(need_python_sdk(91L, c("pip", "failed")), "requirements.txt")
+  expect_error(need_python_sdk(90L), "python3")
+  withr::with_envvar(c(PATH = ""), expect_error(need_python_sdk(), "python3"))
+  req <- readLines(fixture("python", "requirements.txt"))
+  req <- req[nzchar(req) & !startsWith(req, "#")]
+  expect_true(all(grepl("^[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.+-]*$", req)), label = paste(req, collapse = " "))
+  expect_true(any(startsWith(req, "comet_ml==")) && any(startsWith(req, "jsonschema==")))
+  # The set-up script (in a source checkout; a package tarball has none) installs the venv.
+  setup <- file.path(fixture_dir, "..", "..", "..", "tools", "setup.sh")
+  if (file.exists(setup)) expect_true(any(grepl("python3-venv", readLines(setup), fixed = TRUE)))
 })
