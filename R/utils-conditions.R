@@ -35,6 +35,9 @@ rust_result <- function(x, warn = FALSE) {
   # Ctrl-C during a wait: the wait was dropped on the Rust side; R's own interrupt
   # condition follows, as for any interrupted R code.
   if (identical(err$kind, "interrupt")) rlang::interrupt()
+  # A handler left a wait's "Waiting for ..." message by a jump (tryCatch(message = ));
+  # the Rust side has let go of the wait, and the jump goes on from here.
+  if (identical(err$kind, "jump")) .External(cometr_resume_jump)
   if (identical(err$kind, "http")) abort_http(err)
   fields <- err[setdiff(names(err), c("kind", "message"))]
   if (warn) {

@@ -126,3 +126,24 @@ test_that("stop() ends on Ctrl-C, and says once what it waits for", {
   expect_length(said, 1)
   expect_match(said, "cometr.stop_timeout", fixed = TRUE)
 })
+
+test_that("the waiting notice is an ordinary message: muffled or caught like any other", {
+  local_isolated_config()
+  # suppressMessages() muffles it and the wait goes on.
+  res <- interrupt_rscript(stalled_experiment(
+    "withCallingHandlers(suppressMessages(exp$stop()), message = function(m) cat('SEEN\\n'))"),
+    after = 3)
+  expect_false(grepl("Waiting for", res$stderr))
+  expect_false(grepl("SEEN", res$stdout))
+  expect_match(res$stdout, "interrupted")
+  # A handler that leaves by a jump ends the wait at once, and R goes on.
+  res <- run_rscript(c("library(cometr)", "srv <- local_server()",
+    sprintf("exp <- %s", quiet_create), 'exp$log_metric("loss", 1)',
+    "srv$set_faults(list(latency_ms = 60000))",
+    "t0 <- Sys.time()",
+    "r <- tryCatch(exp$stop(), message = function(m) conditionMessage(m))",
+    "took <- as.numeric(difftime(Sys.time(), t0, units = 'secs'))",
+    'cat("CAUGHT", r, if (took < 10) "PROMPTLY" else took, "\\n")',
+    "srv$set_faults(NULL)"))
+  expect_match(paste(res$stdout, collapse = "\n"), "CAUGHT Waiting for .* PROMPTLY")
+})

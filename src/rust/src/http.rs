@@ -108,7 +108,7 @@ fn rust_http(
 extern "C" {
     // src/entrypoint.c
     fn cometr_take_interrupt() -> std::os::raw::c_int;
-    fn cometr_notice(msg: *const std::os::raw::c_char);
+    fn cometr_notice(msg: *const std::os::raw::c_char) -> std::os::raw::c_int;
 }
 
 fn take_interrupt() -> bool {
@@ -117,10 +117,12 @@ fn take_interrupt() -> bool {
     unsafe { cometr_take_interrupt() != 0 }
 }
 
-fn notice(msg: &str) {
-    if let Ok(c) = std::ffi::CString::new(msg.replace('\0', "")) {
-        // SAFETY: R's main thread (checked by the core); the string outlives the call.
-        unsafe { cometr_notice(c.as_ptr()) }
+fn notice(msg: &str) -> bool {
+    match std::ffi::CString::new(msg.replace('\0', "")) {
+        // SAFETY: R's main thread (checked by the core); the string outlives the call,
+        // and no jump leaves cometr_notice().
+        Ok(c) => unsafe { cometr_notice(c.as_ptr()) != 0 },
+        Err(_) => false,
     }
 }
 

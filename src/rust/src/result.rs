@@ -31,6 +31,8 @@ pub(crate) enum Kind {
     Ended,
     /// The user interrupted a wait (Ctrl-C); R raises its interrupt condition.
     Interrupt,
+    /// A condition handler jumped away from a wait's notice; R resumes that jump.
+    Jump,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Capture => "capture",
             Kind::Ended => "ended",
             Kind::Interrupt => "interrupt",
+            Kind::Jump => "jump",
         }
     }
 }
@@ -92,7 +95,10 @@ impl Error {
 /// An answer given after a wait the user interrupted is the interrupt, whatever the
 /// wait left behind.
 fn interrupted() -> Option<Robj> {
-    http::take_interrupted().then(|| error(Kind::Interrupt, "interrupted by the user").into_robj())
+    http::take_broken().map(|why| match why {
+        http::Broken::Interrupt => error(Kind::Interrupt, "interrupted by the user").into_robj(),
+        http::Broken::Jump => error(Kind::Jump, "").into_robj(),
+    })
 }
 
 /// A value for R: `list(ok = value)`.

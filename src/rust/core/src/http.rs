@@ -67,14 +67,24 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 pub struct WaitHooks {
     /// Whether the user asked to interrupt (the check consumes the request).
     pub interrupted: fn() -> bool,
-    /// Say something to the user, once per long wait.
-    pub notice: fn(&str),
+    /// Say something to the user, once per long wait; `true` when the user's handler
+    /// jumped away from it, which ends the wait as an interrupt does.
+    pub notice: fn(&str) -> bool,
+}
+
+/// Why a wait on R's main thread was broken off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Broken {
+    /// The user pressed Ctrl-C.
+    Interrupt,
+    /// A condition handler jumped away from the wait's notice.
+    Jump,
 }
 
 static WAIT_HOOKS: OnceLock<(std::thread::ThreadId, WaitHooks)> = OnceLock::new();
-/// Set when a wait on the hooks' thread was broken off by an interrupt; the glue turns
-/// the next answer into R's interrupt condition.
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set when a wait on the hooks' thread was broken off (0: not, 1: interrupt, 2: a
+/// handler's jump); the glue turns the next answer into that.
+static BROKEN: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// How often a blocking wait looks for an interrupt: well within half a second.
 pub const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -86,9 +96,13 @@ pub fn set_wait_hooks(hooks: WaitHooks) {
     let _ = WAIT_HOOKS.set((std::thread::current().id(), hooks));
 }
 
-/// Whether a wait was interrupted since the last call (and clear it).
-pub fn take_interrupted() -> bool {
-    INTERRUPTED.swap(false, std::sync::atomic::Ordering::AcqRel)
+/// Whether a wait was broken off since the last call, and why (and clear it).
+pub fn take_broken() -> Option<Broken> {
+    match BROKEN.swap(0, std::sync::atomic::Ordering::AcqRel) {
+        1 => Some(Broken::Interrupt),
+        2 => Some(Broken::Jump),
+        _ => None,
+    }
 }
 
 fn hooks_here() -> Option<&'static WaitHooks> {
@@ -101,7 +115,7 @@ fn hooks_here() -> Option<&'static WaitHooks> {
 /// `block_on` for waits a user may want to end: on R's main thread the future is
 /// polled in slices of `WAIT_SLICE`, between which a user interrupt is looked for. An
 /// interrupt drops the future (so nothing of it keeps running), records the interrupt
-/// for `take_interrupted()` and returns `on_interrupt()`. After `NOTICE_AFTER`, `what()`
+/// for `take_broken()` and returns `on_interrupt()`. After `NOTICE_AFTER`, `what()`
 /// is said once. Elsewhere (core tests, background threads) it is plain `block_on`.
 pub fn block_on_interruptible<F: std::future::Future>(
     f: F,
@@ -111,25 +125,33 @@ pub fn block_on_interruptible<F: std::future::Future>(
     let Some(hooks) = hooks_here() else {
         return block_on(f);
     };
+    // A wait already broken off in this call to the glue: the rest of the call (a
+    // close's end notice after its flush) does not wait either.
+    if BROKEN.load(std::sync::atomic::Ordering::Acquire) != 0 {
+        return on_interrupt();
+    }
     let out = block_on(async {
         let start = std::time::Instant::now();
         let mut told = false;
         let mut f = std::pin::pin!(f);
         loop {
             if let Ok(out) = tokio::time::timeout(WAIT_SLICE, &mut f).await {
-                return Some(out);
+                return Ok(out);
             }
             if (hooks.interrupted)() {
-                return None;
+                return Err(Broken::Interrupt);
             }
             if !told && start.elapsed() >= NOTICE_AFTER {
                 told = true;
-                (hooks.notice)(&logging::redact(&what()));
+                if (hooks.notice)(&logging::redact(&what())) {
+                    return Err(Broken::Jump);
+                }
             }
         }
     });
-    out.unwrap_or_else(|| {
-        INTERRUPTED.store(true, std::sync::atomic::Ordering::Release);
+    out.unwrap_or_else(|why| {
+        let code = if why == Broken::Interrupt { 1 } else { 2 };
+        BROKEN.store(code, std::sync::atomic::Ordering::Release);
         on_interrupt()
     })
 }
