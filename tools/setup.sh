@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install what building and testing cometr needs on Debian 12, skipping what is there:
-# R and R packages from Debian's apt (CRAN is not needed), and Rust's rustfmt/clippy.
+# R and R packages from Debian's apt (CRAN is not needed), xz for the source tarball's
+# vendored crates, qpdf for tools/check.sh, and Rust's rustfmt/clippy.
 set -euo pipefail
 # python3 and python3-venv: the tests compare with Comet's Python SDK in a virtualenv
 # (tests/testthat/fixtures/python/sdk.sh) and fail, never skip, without them.
-PKGS="r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown python3 python3-venv"
+PKGS="xz-utils qpdf r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown python3 python3-venv"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
