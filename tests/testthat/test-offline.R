@@ -335,7 +335,7 @@ test_that("a crafted archive uploads none but its own files", {
   # The server stored no byte of the file outside.
   stored <- list.files(srv$dir, recursive = TRUE, full.names = TRUE)
   for (f in stored[file.size(stored) < 2^20]) {
-    expect_false(any(grepl("private content", readLines(f, warn = FALSE), fixed = TRUE)), label = f)
+    expect_false(any(grepl("private content", readLines(f, warn = FALSE), fixed = TRUE, useBytes = TRUE)), label = f)
   }
   # Paths that leave the folder, absolute or through `..`, are refused as such.
   unpacked <- withr::local_tempdir()
