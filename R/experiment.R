@@ -772,7 +772,7 @@ Experiment <- R6::R6Class("Experiment",
   )
 )
 
-# Warn about each problem an outbox reported (`rust_experiment_flush()`, `_problems()`,
+# Warn about each problem an outbox reported (`rust_experiment_problems()`,
 # `_close()`, `rust_spool_replay()`), with its class: data not delivered
 # (`cometr_delivery_warning`), or a logged file that changed before it could be sent
 # (`cometr_file_changed_warning`, also a delivery warning).

@@ -45,10 +45,6 @@ rust_experiment_parameter <- function(id, name, value, step) .Call(wrap__rust_ex
 #' @noRd
 rust_experiment_rest <- function(id, endpoint, body) .Call(wrap__rust_experiment_rest, id, endpoint, body)
 
-#' Hand everything queued to the sink, waiting at most `timeout` seconds.
-#' @noRd
-rust_experiment_flush <- function(id, timeout) .Call(wrap__rust_experiment_flush, id, timeout)
-
 #' Before a read: send what this process has queued for experiment `key` ("" for
 #' every experiment), waiting at most `timeout` seconds in all.
 #' @noRd

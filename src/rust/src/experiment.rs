@@ -103,13 +103,6 @@ fn rust_experiment_rest(id: i32, endpoint: &str, body: &str) -> Robj {
     to_r(queued)
 }
 
-/// Hand everything queued to the sink, waiting at most `timeout` seconds.
-/// @noRd
-#[extendr]
-fn rust_experiment_flush(id: i32, timeout: f64) -> Robj {
-    report_list(experiment::flush(id, seconds(timeout)))
-}
-
 /// Before a read: send what this process has queued for experiment `key` ("" for
 /// every experiment), waiting at most `timeout` seconds in all.
 /// @noRd
@@ -203,7 +196,6 @@ extendr_module! {
     fn rust_experiment_open;
     fn rust_experiment_parameter;
     fn rust_experiment_rest;
-    fn rust_experiment_flush;
     fn rust_experiment_send_queued;
     fn rust_experiment_problems;
     fn rust_experiment_heartbeat;
