@@ -375,7 +375,7 @@ fn tokio_util_stream(file: tokio::fs::File, expected: Option<String>) -> reqwest
             let mut buf = vec![0u8; 256 * 1024];
             match f.read(&mut buf).await {
                 Ok(0) => {
-                    let got = hasher.map(|h| crate::transfer::hex(&h.finalize()));
+                    let got = hasher.map(|h| crate::hex(&h.finalize()));
                     match (got, expected) {
                         (Some(got), Some(want)) if got != want => Some((
                             Err(std::io::Error::other(

@@ -169,7 +169,7 @@ impl FileUpload {
         if always_copy || meta.len() <= COPY_LIMIT {
             // One folder per copy keeps the file's own name, which the upload carries.
             let dir = copy_dir.join(crate::new_id());
-            crate::offline::create_private_dir(&dir)
+            crate::create_private_dir(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             let name = Path::new(path)
                 .file_name()

@@ -34,6 +34,23 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Lower-case hexadecimal of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Create a folder (and its parents) readable by the user only, as the SDK does.
+pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
+}
+
 /// Whether `key` is an experiment key as Comet makes them: 1 to 64 ASCII letters, digits,
 /// `_` or `-`. Keys name spool files and offline folders, so one from a server's answer
 /// or an argument (say `../../x`) must never reach a path unchecked.

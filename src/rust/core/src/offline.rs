@@ -29,18 +29,6 @@ pub const EXPERIMENT: &str = "experiment.json";
 /// Written while a process records into a run folder: its pid.
 pub const LOCK: &str = ".cometr-lock";
 
-/// Create a folder (and its parents) readable by the user only, as the SDK does.
-pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(path)
-}
-
 fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
     format!("cannot {what} {}: {e}", path.display())
 }
@@ -80,9 +68,9 @@ impl Writer {
                 "{key:?} is not an experiment key (1 to 64 letters, digits, `_` or `-`)"
             ));
         }
-        create_private_dir(offline_dir).map_err(|e| io_err("create", offline_dir, e))?;
+        crate::create_private_dir(offline_dir).map_err(|e| io_err("create", offline_dir, e))?;
         let dir = offline_dir.join(key);
-        create_private_dir(&dir).map_err(|e| io_err("create", &dir, e))?;
+        crate::create_private_dir(&dir).map_err(|e| io_err("create", &dir, e))?;
         fs::write(dir.join(LOCK), std::process::id().to_string())
             .map_err(|e| io_err("write", &dir, e))?;
         let path = dir.join(MESSAGES);
@@ -645,7 +633,7 @@ pub fn extract_within(archive: &Path, dest: &Path, limits: Limits) -> Result<(),
         if a.len() > limits.entries {
             return Err(format!("it has {} entries (at most {})", a.len(), limits.entries).into());
         }
-        create_private_dir(dest)?;
+        crate::create_private_dir(dest)?;
         let mut total: u64 = 0;
         for i in 0..a.len() {
             let mut f = a.by_index(i)?;
@@ -771,7 +759,7 @@ impl Target {
         self.post_batch(url, body, gzip, None, s)
     }
 
-    /// Post, naming the batch when it has an identity (see `sender::BATCH_ID_HEADER`).
+    /// Post, naming the batch when it has an identity (see `sink::BATCH_ID_HEADER`).
     fn post_batch(
         &self,
         url: String,
@@ -786,7 +774,7 @@ impl Target {
             json_body: Some(body.to_string()),
             gzip_body: gzip,
             headers: id
-                .map(|id| vec![(crate::sender::BATCH_ID_HEADER.to_string(), id)])
+                .map(|id| vec![(crate::sink::BATCH_ID_HEADER.to_string(), id)])
                 .unwrap_or_default(),
             ..Default::default()
         };
@@ -1092,7 +1080,7 @@ mod tests {
 
     fn temp() -> PathBuf {
         let d = std::env::temp_dir().join(format!("cometr-offline-test-{}", new_id()));
-        create_private_dir(&d).unwrap();
+        crate::create_private_dir(&d).unwrap();
         d
     }
 

@@ -12,9 +12,7 @@ use crate::item::{FileUpload, Kind, RestWrite};
 use crate::retry::{self, Outcome};
 use crate::sink::{self, BoxFuture, Delivery, Sink};
 
-/// The header naming a batch: a server that knows it (the local server) applies each
-/// batch once however often it arrives; Comet's service ignores it.
-pub const BATCH_ID_HEADER: &str = "X-Comet-Batch-Id";
+use crate::sink::BATCH_ID_HEADER;
 
 pub struct Sender {
     key: String,

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::item::Kind;
 
+/// The header naming a batch: a server that knows it (the local server) applies each
+/// batch once however often it arrives; Comet's service ignores it. Both sinks send it
+/// (the sender live, the offline replay later), so it lives with the trait.
+pub const BATCH_ID_HEADER: &str = "X-Comet-Batch-Id";
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What became of a batch.

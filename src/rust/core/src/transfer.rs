@@ -51,10 +51,6 @@ pub fn logical_path_problem(p: &str) -> Option<String> {
     None
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn hash_file<D: Digest>(path: &str) -> Result<String, String> {
     let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
     let mut h = D::new();
@@ -68,7 +64,7 @@ fn hash_file<D: Digest>(path: &str) -> Result<String, String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(hex(&h.finalize()))
+    Ok(crate::hex(&h.finalize()))
 }
 
 /// SHA-1 of a file, hex, read in 1 MiB chunks.
@@ -282,7 +278,7 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
             )));
         }
     }
-    let sha1 = hex(&hasher.finalize());
+    let sha1 = crate::hex(&hasher.finalize());
     if let Some(want) = d.expected_sha1.as_deref().filter(|s| !s.is_empty()) {
         if !want.eq_ignore_ascii_case(&sha1) {
             return Err(DownloadFailure::Transfer(format!(
@@ -380,7 +376,7 @@ mod tests {
         let big = big.to_string_lossy().into_owned();
         let mut h = sha1::Sha1::new();
         h.update(vec![b'a'; CHUNK * 2 + 17]);
-        assert_eq!(sha1_file(&big).unwrap(), hex(&h.finalize()));
+        assert_eq!(sha1_file(&big).unwrap(), crate::hex(&h.finalize()));
         assert!(sha1_file("/no/such/file").is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

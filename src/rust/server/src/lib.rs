@@ -17,6 +17,7 @@ mod handlers;
 #[cfg(test)]
 mod http_tests;
 mod lifecycle;
+mod limits;
 mod reply;
 mod request;
 mod router;
@@ -32,4 +33,5 @@ pub use lifecycle::{
     add_fault, recent_requests, set_chaos, set_heartbeat, start, start_with, stop,
     wait_for_shutdown_signal,
 };
-pub use state::{Fault, Limits};
+pub use limits::Limits;
+pub use state::Fault;

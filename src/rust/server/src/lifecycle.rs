@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::chaos;
+use crate::limits::Limits;
 use crate::service;
-use crate::state::{Fault, Limits, State};
+use crate::state::{Fault, State};
 use crate::store::Store;
 
 /// Keep SIGPIPE off this thread: a client that hangs up must never reach the embedding

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::state::Limits;
+use crate::limits::Limits;
 use crate::util::new_id;
 
 /// The two families of endpoints Comet serves.

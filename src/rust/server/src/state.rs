@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicI64;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use crate::chaos;
+use crate::limits::Limits;
 use crate::store::Store;
 
 /// Answer requests whose endpoint path contains `path` with `status` and `body`
@@ -18,40 +18,6 @@ pub struct Fault {
     pub body: String,
     pub content_type: String,
     pub remaining: i64,
-}
-
-/// What one client may ask of the server: sizes of bodies, time to send them, and
-/// connections held at once. Beyond them it answers 413 (too large) or 408 (too slow),
-/// closes the connection, or refuses a new one with 503.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// The largest JSON (or other non-multipart) body, as sent and once gunzipped. The
-    /// default holds a batch of a million metric points (about 110 MiB of JSON).
-    pub json_body: u64,
-    /// The largest multipart body (an asset upload, its file streamed to disk).
-    pub upload_body: u64,
-    /// The most parts in a multipart form.
-    pub form_parts: usize,
-    /// The most bytes of a form's text parts together (kept in memory).
-    pub form_text: usize,
-    /// How long a connection may take to send a request's head, may stay idle between
-    /// requests, and may pause while sending a body.
-    pub idle_timeout: Duration,
-    /// The most connections served at once.
-    pub connections: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            json_body: 256 << 20,
-            upload_body: 4 << 30,
-            form_parts: 64,
-            form_text: 16 << 20,
-            idle_timeout: Duration::from_secs(30),
-            connections: 512,
-        }
-    }
 }
 
 /// How many request lines the log keeps.
