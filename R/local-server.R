@@ -38,7 +38,18 @@
 #'   and `paths` (only endpoints whose path contains this text are affected).
 #'   Change them later with `$set_faults()`.
 #' @return An object with fields `$url` (the value for `COMET_URL_OVERRIDE`),
-#'   `$dir` and `$port`, and a method `$stop()`. Invisibly when `block = TRUE`.
+#'   `$dashboard` (the address of its dashboard), `$dir` and `$port`, and a method
+#'   `$stop()`. Invisibly when `block = TRUE`.
+#' @section Dashboard:
+#' The server's root address (`$dashboard`, printed when the server starts in an
+#' interactive session) is a dashboard: projects, experiments (sortable and
+#' filterable, with their last metric values and parameters), and each
+#' experiment's charts, with other runs overlaid, parameters, images, tables,
+#' curves, confusion matrices, artifacts, output, code and system details. The
+#' link [create_experiment()] prints opens the experiment's page. The page loads
+#' nothing from the network. When the server has an `api_key`, the page asks for
+#' it once; it can also be given after `#key=` in the address, which browsers
+#' never send to the server.
 #' @examples
 #' srv <- local_server()
 #' srv$url
@@ -72,10 +83,12 @@ local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NU
     })
   }
   if (activate) srv$activate()
+  if (interactive() && !block) message("Dashboard: ", srv$dashboard)
   if (block) {
     on.exit(srv$stop(), add = TRUE)
     message(sprintf("Comet-compatible server at %s (data in %s). Press Ctrl+C to stop.",
                     srv$url, dir))
+    message("Dashboard: ", srv$dashboard)
     repeat Sys.sleep(0.25)
   }
   srv
@@ -93,6 +106,7 @@ LocalServer <- R6::R6Class("cometr_local_server",
   cloneable = FALSE,
   public = list(
     url = NULL,
+    dashboard = NULL,
     dir = NULL,
     port = NULL,
     initialize = function(id, port, host, dir, api_key) {
@@ -102,6 +116,7 @@ LocalServer <- R6::R6Class("cometr_local_server",
       if (grepl(":", shown, fixed = TRUE)) shown <- paste0("[", shown, "]")
       self$port <- port
       self$url <- sprintf("http://%s:%d/clientlib/", shown, port)
+      self$dashboard <- sprintf("http://%s:%d/", shown, port)
       self$dir <- dir
     },
     activate = function() {

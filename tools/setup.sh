@@ -5,7 +5,9 @@
 set -euo pipefail
 # python3 and python3-venv: the tests compare with Comet's Python SDK in a virtualenv
 # (tests/testthat/fixtures/python/sdk.sh) and fail, never skip, without them.
-PKGS="xz-utils qpdf r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown python3 python3-venv"
+# chromium: tests/testthat/test-dashboard.R drives the local server's dashboard in it,
+# headless, and tools/dashboard-screenshots.R takes the vignette's pictures with it.
+PKGS="xz-utils qpdf r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown python3 python3-venv chromium"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -12,6 +12,7 @@
 //! queries); `reply` formats what handlers return; `error`, `util` serve all.
 
 pub mod chaos;
+mod dashboard;
 mod error;
 mod handlers;
 #[cfg(test)]

@@ -21,8 +21,6 @@ pub enum Reply {
         name: String,
         content_type: Option<&'static str>,
     },
-    /// A plain-text body.
-    Text(&'static str),
 }
 
 pub type Handled = Result<Reply, ApiError>;
@@ -35,12 +33,6 @@ pub fn json(v: Value) -> Handled {
 pub fn respond(handled: Handled) -> Response {
     match handled {
         Ok(Reply::Json(v)) => (StatusCode::OK, axum::Json(v)).into_response(),
-        Ok(Reply::Text(t)) => (
-            StatusCode::OK,
-            [("content-type", "text/plain; charset=utf-8")],
-            t,
-        )
-            .into_response(),
         Ok(Reply::File {
             path,
             name,

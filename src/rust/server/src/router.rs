@@ -3,6 +3,7 @@
 
 use axum::http::Method;
 
+use crate::dashboard::{self, StaticFile};
 use crate::error::ApiError;
 use crate::handlers::{artifacts, assets, experiment, general, offline, Env};
 use crate::reply::{Handled, Reply};
@@ -53,6 +54,20 @@ pub fn route(env: &Env, req: &Request) -> Handled {
     env.store.remember_batch(id, &text)?;
     unit.commit()?;
     Ok(reply)
+}
+
+/// The dashboard's file for a path outside the APIs: its script and style, or the page
+/// itself for the root, a project and an experiment (the links experiments are given).
+/// Served before any key is checked (a browser's navigation carries none); the page
+/// reads everything it shows from the endpoints below, with the key.
+pub fn dashboard_file(path: &str) -> Option<&'static StaticFile> {
+    match path.strip_prefix(dashboard::FILES_PREFIX) {
+        Some("app.js") => Some(&dashboard::SCRIPT),
+        Some("app.css") => Some(&dashboard::STYLE),
+        Some(_) => None,
+        None if dashboard::is_page(path) => Some(&dashboard::INDEX),
+        None => None,
+    }
 }
 
 fn dispatch(env: &Env, req: &Request) -> Handled {

@@ -11,7 +11,7 @@ use axum::response::Response;
 use crate::chaos;
 use crate::error::{code, ApiError};
 use crate::handlers::Env;
-use crate::reply::{self, Reply};
+use crate::reply;
 use crate::request::{decode_query, target, Api, Request, Target};
 use crate::router;
 use crate::state::State;
@@ -82,12 +82,14 @@ async fn serve(state: Arc<State>, req: axum::extract::Request) -> Response {
         return reply::error(&e);
     }
     let (api, path) = match target(parts.uri.path()) {
-        Target::Root => {
-            return reply::respond(Ok(Reply::Text("cometr local Comet-compatible server\n")))
-        }
-        Target::Unknown => {
-            let msg = format!("no such page: {}", parts.uri.path());
-            return reply::error(&ApiError::new(404, msg, None));
+        Target::Root | Target::Unknown => {
+            return match router::dashboard_file(parts.uri.path()) {
+                Some(file) => crate::dashboard::respond(&parts.method, file),
+                None => {
+                    let msg = format!("no such page: {}", parts.uri.path());
+                    reply::error(&ApiError::new(404, msg, None))
+                }
+            };
         }
         Target::Endpoint(api, path) => (api, path),
     };
