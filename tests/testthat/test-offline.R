@@ -182,6 +182,44 @@ test_that("an interrupted upload can be resumed without duplicates", {
   expect_length(params, 3)
 })
 
+test_that("every request of an upload is named, so resends and repeats are applied once", {
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  run <- record_offline_run(dir)
+  # Many answers to the replay's writes are lost after the server applied them, and
+  # the upload fails at its very end: the second upload_offline() replays it all again.
+  srv$set_faults(list(drop_after_rate = 0.4, paths = "write/experiment/"))
+  srv$inject_fault("status-report/offline-metadata", status = 400L, times = 1L)
+  withr::with_options(list(cometr.retry_timeout = 60), {
+    expect_error(suppressWarnings(suppressMessages(upload_offline(run$archive))),
+                 class = "cometr_http_error")
+    suppressWarnings(suppressMessages(capture.output(upload_offline(run$archive))))
+  })
+  srv$set_faults(NULL)
+  log <- srv$requests()
+  # Everything the replay sends (metrics, parameters, output, writes, uploads) names its
+  # batch after the archive's lines, the same in both uploads.
+  replayed <- grep(paste0(
+    "POST /clientlib/(batch/logger|rest/v2/write/experiment/output|asset/upload|git-patch/upload)",
+    "|POST /api/rest/v2/write/experiment/(log-other|html|graph|file-path|git/metadata|system-details)"
+  ), log, value = TRUE)
+  expect_gt(length(replayed), 0)
+  expect_true(all(grepl(" batch=", replayed, fixed = TRUE)), label = paste(replayed, collapse = "\n"))
+  ids <- sub(".* batch=", "", replayed)
+  expect_true(any(duplicated(ids)))
+  for (kind in c("m", "p", "o", "w", "u")) {
+    expect_true(any(grepl(paste0("-offline-", kind, "[0-9]"), ids)), label = kind)
+  }
+  # Each was applied once: every value reads back once.
+  got <- expect_run_uploaded(run$key)
+  expect_identical(got$metrics, 3L)
+  names <- vapply(got$exp$get_asset_list()$assets, `[[`, "", "fileName")
+  expect_length(names, 3)
+  expect_false(anyDuplicated(names) > 0)
+  params <- call_api("/experiment/parameters", params = list(experimentKey = run$key))$values
+  expect_length(params, 3)
+})
+
 test_that("reads and server actions of an offline experiment raise cometr_offline_error", {
   local_isolated_config()
   withr::local_envvar(COMET_OFFLINE = "TRUE")

@@ -226,6 +226,12 @@ fn an_offline_run_replays_into_the_server() {
     for i in 1..=3 {
         s.push_metric(metric("loss", i as f64, i));
     }
+    s.push_parameter(json!({"parameterName": "lr", "parameterValue": 0.1}));
+    s.push_rest(crate::item::RestWrite {
+        endpoint: "write/experiment/html".into(),
+        body: json!({"experimentKey": o.key, "html": "<b>once</b>", "override": false}).to_string(),
+    });
+    s.push_output("one line\n", false);
     let r = experiment::close(o.id, Duration::from_secs(5), true);
     assert!(r.ok, "{r:?}");
     let archive = r.archive.unwrap().unwrap();
@@ -234,15 +240,13 @@ fn an_offline_run_replays_into_the_server() {
     let key = srv.new_experiment();
     // The first metric batch meets a failure: replay goes through the retry loop too.
     srv.fault("batch/logger/experiment/metric", 502, 1);
-    let sent = crate::offline::replay(
-        &unpacked,
-        &crate::offline::Target {
-            root: srv.root.clone(),
-            api_key: KEY.into(),
-            key: key.clone(),
-            run_id: String::new(),
-        },
-    );
+    let target = crate::offline::Target {
+        root: srv.root.clone(),
+        api_key: KEY.into(),
+        key: key.clone(),
+        run_id: String::new(),
+    };
+    let sent = crate::offline::replay(&unpacked, &target);
     assert!(sent.problems.is_empty(), "{:?}", sent.problems);
     assert_eq!(sent.metrics, 3);
     let steps: Vec<i64> = read_metric(&srv, &key, "loss")
@@ -250,6 +254,30 @@ fn an_offline_run_replays_into_the_server() {
         .filter_map(|m| m["step"].as_i64())
         .collect();
     assert_eq!(steps.len(), 3, "{steps:?}");
+    // The same archive again, as after an upload cut short: every request names its
+    // batch after the archive's lines, so the server applies none of them twice.
+    let again = crate::offline::replay(&unpacked, &target);
+    assert!(again.problems.is_empty(), "{:?}", again.problems);
+    assert_eq!(read_metric(&srv, &key, "loss").len(), 3);
+    let log = cometr_server::recent_requests(srv.id);
+    let posts: Vec<&String> = log
+        .iter()
+        .filter(|l| l.starts_with("POST") && !l.contains("experiment/create"))
+        .collect();
+    assert!(posts.len() >= 8, "{posts:?}");
+    assert!(posts.iter().all(|l| l.contains(" batch=")), "{posts:?}");
+    let html = retry::send_blocking(
+        &srv.get("experiment/html", &[("experimentKey", &key)]),
+        Duration::ZERO,
+    )
+    .unwrap();
+    assert_eq!(body(&html)["html"], "<b>once</b>");
+    let output = retry::send_blocking(
+        &srv.get("experiment/output", &[("experimentKey", &key)]),
+        Duration::ZERO,
+    )
+    .unwrap();
+    assert_eq!(body(&output)["output"], "one line\n");
 }
 
 /// The assets of an experiment, by file name, with their bytes as the server stores them.

@@ -724,6 +724,9 @@ pub struct Summary {
 
 const CHUNK: usize = 1000;
 
+/// Items to send in batches, each with the line of messages.json it comes from.
+type Lines = Vec<(i64, Value)>;
+
 impl Target {
     fn clientlib(&self, ep: &str) -> String {
         format!("{}/clientlib/{ep}", self.root)
@@ -755,10 +758,6 @@ impl Target {
         false
     }
 
-    fn post(&self, url: String, body: Value, gzip: bool, s: &mut Summary) -> bool {
-        self.post_batch(url, body, gzip, None, s)
-    }
-
     /// Post, naming the batch when it has an identity (see `sink::BATCH_ID_HEADER`).
     fn post_batch(
         &self,
@@ -781,33 +780,42 @@ impl Target {
         self.send(req, s)
     }
 
-    fn write(&self, endpoint: &str, mut body: Value, s: &mut Summary) {
+    /// The identity of what the lines `first` to `last` of messages.json become
+    /// (`tag` tells metrics, parameters, output, writes and uploads apart). The lines
+    /// are the same in every upload of the archive, and the key names the run, so a
+    /// request resent after a lost answer, or a second upload of an archive whose
+    /// first upload was cut short, is applied once.
+    fn batch_id(&self, tag: &str, first: i64, last: i64) -> String {
+        format!("{}-offline-{tag}{first}-{last}", self.key)
+    }
+
+    /// A REST write made from line `offset` of messages.json.
+    fn write(&self, endpoint: &str, mut body: Value, offset: i64, s: &mut Summary) {
         body["experimentKey"] = json!(self.key);
-        if self.post(self.rest(endpoint), body, false, s) {
+        let id = self.batch_id("w", offset, offset);
+        if self.post_batch(self.rest(endpoint), body, false, Some(id), s) {
             s.writes += 1;
         }
     }
 
-    fn batch(&self, endpoint: &str, field: &str, items: &mut Vec<Value>, s: &mut Summary) -> usize {
+    /// Send `items` (each with the line it comes from) in chunks; `tag` as in `batch_id`.
+    fn batch(
+        &self,
+        endpoint: &str,
+        field: &str,
+        tag: &str,
+        items: &mut Lines,
+        s: &mut Summary,
+    ) -> usize {
         let mut sent = 0;
         while !items.is_empty() {
             let n = items.len().min(CHUNK);
-            let chunk: Vec<Value> = items.drain(..n).collect();
-            // Metrics are named by the lines of messages.json they come from, which
-            // are the same in every upload of the archive: an upload repeated after
-            // a lost answer does not store them twice.
-            let offsets = (chunk.first(), chunk.last());
-            let id = match offsets {
-                (Some(a), Some(b)) if endpoint.ends_with("metric") => {
-                    match (a["offset"].as_i64(), b["offset"].as_i64()) {
-                        (Some(a), Some(b)) => Some(format!("{}-offline-m{a}-{b}", self.key)),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
+            let chunk: Lines = items.drain(..n).collect();
+            let first = chunk.first().map(|(o, _)| *o).unwrap_or(0);
+            let last = chunk.last().map(|(o, _)| *o).unwrap_or(0);
+            let id = Some(self.batch_id(tag, first, last));
             let mut body = json!({"experimentKey": self.key});
-            body[field] = Value::Array(chunk);
+            body[field] = Value::Array(chunk.into_iter().map(|(_, v)| v).collect());
             if endpoint.ends_with("output") {
                 body["runContext"] = Value::Null;
             }
@@ -823,7 +831,8 @@ impl Target {
         sent
     }
 
-    fn upload(&self, dir: &Path, p: &Value, remote: bool, s: &mut Summary) {
+    /// The upload of line `offset` of messages.json.
+    fn upload(&self, dir: &Path, p: &Value, remote: bool, offset: i64, s: &mut Summary) {
         let upload_type = p["upload_type"].as_str().unwrap_or("asset").to_string();
         let endpoint = match upload_type.as_str() {
             "git-patch" => "git-patch/upload",
@@ -882,6 +891,10 @@ impl Target {
             file_part,
             form,
             multipart: true,
+            headers: vec![(
+                crate::sink::BATCH_ID_HEADER.to_string(),
+                self.batch_id("u", offset, offset),
+            )],
             ..Default::default()
         };
         if self.send(req, s) {
@@ -924,17 +937,21 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
         match msg["type"].as_str().unwrap_or("") {
             "metric_msg" => {
                 let m = &p["metric"];
-                metrics.push(json!({
-                    "metricName": m["metricName"], "metricValue": m["metricValue"],
-                    "step": m.get("step").cloned().unwrap_or(Value::Null),
-                    "epoch": m.get("epoch").cloned().unwrap_or(Value::Null),
-                    "context": g("context"), "timestamp": g("local_timestamp"),
-                    "offset": offset,
-                }));
+                metrics.push((
+                    offset,
+                    json!({
+                        "metricName": m["metricName"], "metricValue": m["metricValue"],
+                        "step": m.get("step").cloned().unwrap_or(Value::Null),
+                        "epoch": m.get("epoch").cloned().unwrap_or(Value::Null),
+                        "context": g("context"), "timestamp": g("local_timestamp"),
+                        "offset": offset,
+                    }),
+                ));
                 if metrics.len() >= CHUNK {
                     s.metrics += t.batch(
                         "batch/logger/experiment/metric",
                         "values",
+                        "m",
                         &mut metrics,
                         &mut s,
                     );
@@ -945,43 +962,59 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
                     .get("param")
                     .or_else(|| p.get("params"))
                     .unwrap_or(&Value::Null);
-                params.push(json!({
-                    "parameterName": q["paramName"], "parameterValue": q["paramValue"],
-                    "step": q.get("step").cloned().unwrap_or(Value::Null),
-                    "source": q.get("source").cloned().unwrap_or(Value::Null),
-                    "context": g("context"), "timestamp": g("local_timestamp"),
-                }));
+                params.push((
+                    offset,
+                    json!({
+                        "parameterName": q["paramName"], "parameterValue": q["paramValue"],
+                        "step": q.get("step").cloned().unwrap_or(Value::Null),
+                        "source": q.get("source").cloned().unwrap_or(Value::Null),
+                        "context": g("context"), "timestamp": g("local_timestamp"),
+                    }),
+                ));
             }
-            "standard_output" => output.push(json!({
-                "output": g("output"), "stderr": g("stderr").as_bool().unwrap_or(false),
-                "localTimestamp": g("local_timestamp"), "offset": offset,
-            })),
+            "standard_output" => output.push((
+                offset,
+                json!({
+                    "output": g("output"), "stderr": g("stderr").as_bool().unwrap_or(false),
+                    "localTimestamp": g("local_timestamp"), "offset": offset,
+                }),
+            )),
             "log_other" => t.write(
                 "write/experiment/log-other",
                 json!({"key": g("key"), "value": g("value")}),
+                offset,
                 &mut s,
             ),
             "html" => t.write(
                 "write/experiment/html",
                 json!({"html": g("html"), "override": false}),
+                offset,
                 &mut s,
             ),
             "htmlOverride" => t.write(
                 "write/experiment/html",
                 json!({"html": g("htmlOverride"), "override": true}),
+                offset,
                 &mut s,
             ),
             "graph" => t.write(
                 "write/experiment/graph",
                 json!({"graph": g("graph")}),
+                offset,
                 &mut s,
             ),
             "file_name" => t.write(
                 "write/experiment/file-path",
                 json!({"filePath": g("file_name")}),
+                offset,
                 &mut s,
             ),
-            "git_metadata" => t.write("write/experiment/git/metadata", g("git_metadata"), &mut s),
+            "git_metadata" => t.write(
+                "write/experiment/git/metadata",
+                g("git_metadata"),
+                offset,
+                &mut s,
+            ),
             "system_details" => {
                 let mut b = Map::new();
                 for (from, to) in [
@@ -1012,26 +1045,34 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
                         b.insert(to.into(), v);
                     }
                 }
-                t.write("write/experiment/system-details", Value::Object(b), &mut s);
+                t.write(
+                    "write/experiment/system-details",
+                    Value::Object(b),
+                    offset,
+                    &mut s,
+                );
             }
             "installed_packages" => t.write(
                 "write/experiment/system-details",
                 json!({"installedPackages": g("installed_packages")}),
+                offset,
                 &mut s,
             ),
             "os_packages" => t.write(
                 "write/experiment/system-details",
                 json!({"osPackages": g("os_packages")}),
+                offset,
                 &mut s,
             ),
             "gpu_static_info" => t.write(
                 "write/experiment/system-details",
                 json!({"gpuStaticInfoList": g("gpu_static_info")}),
+                offset,
                 &mut s,
             ),
-            "system_info" => info.push(g("system_info")),
-            "file_upload" => t.upload(dir, p, false, &mut s),
-            "remote_file" => t.upload(dir, p, true, &mut s),
+            "system_info" => info.push((offset, g("system_info"))),
+            "file_upload" => t.upload(dir, p, false, offset, &mut s),
+            "remote_file" => t.upload(dir, p, true, offset, &mut s),
             other => s.problems.push(format!(
                 "message type '{other}' (line {offset}) is not supported; skipped"
             )),
@@ -1040,25 +1081,44 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
     s.metrics += t.batch(
         "batch/logger/experiment/metric",
         "values",
+        "m",
         &mut metrics,
         &mut s,
     );
     s.parameters += t.batch(
         "batch/logger/experiment/parameter",
         "values",
+        "p",
         &mut params,
         &mut s,
     );
     // Standard output first, then standard error, as `comet upload` sends them.
-    let (mut out, mut err): (Vec<Value>, Vec<Value>) = output
+    let (mut out, mut err): (Lines, Lines) = output
         .into_iter()
-        .partition(|o| !o["stderr"].as_bool().unwrap_or(false));
-    s.output += t.batch("write/experiment/output", "outputLines", &mut out, &mut s);
-    s.output += t.batch("write/experiment/output", "outputLines", &mut err, &mut s);
-    if !info.is_empty() {
+        .partition(|(_, o)| !o["stderr"].as_bool().unwrap_or(false));
+    s.output += t.batch(
+        "write/experiment/output",
+        "outputLines",
+        "o",
+        &mut out,
+        &mut s,
+    );
+    s.output += t.batch(
+        "write/experiment/output",
+        "outputLines",
+        "o",
+        &mut err,
+        &mut s,
+    );
+    if let Some((first, _)) = info.first() {
+        // One write for every line that holds additional system information, named
+        // after the first of them.
+        let first = *first;
+        let info: Vec<Value> = info.into_iter().map(|(_, v)| v).collect();
         t.write(
             "write/experiment/system-details",
             json!({ "logAdditionalSystemInfoList": info }),
+            first,
             &mut s,
         );
     }
