@@ -11,13 +11,14 @@ chromium_binary <- function() {
   stop("the dashboard tests need Chromium: install Debian's chromium package (tools/setup.sh)")
 }
 
-# Resolved now: the tests below change the working directory, which test_path() follows.
-artifact_root <- normalizePath(test_path("_artifacts", "dashboard"), mustWork = FALSE)
-
-artifact_dir <- function() {
-  dir.create(artifact_root, recursive = TRUE, showWarnings = FALSE)
-  artifact_root
-}
+# Made and resolved now: the tests below change the working directory, which
+# test_path() follows.
+artifact_dir <- local({
+  dir <- test_path("_artifacts", "dashboard")
+  dir.create(dir, recursive = TRUE, showWarnings = FALSE)
+  dir <- normalizePath(dir)
+  function() dir
+})
 
 # Run headless Chromium on `url` with a profile of its own (or `profile`, to keep the
 # browser's storage between calls); returns its standard output.

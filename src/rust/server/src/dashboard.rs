@@ -48,9 +48,9 @@ pub const STYLE: StaticFile = StaticFile {
 pub const FILES_PREFIX: &str = "/_dashboard/";
 
 /// What the page may load: only this origin's script, style and data, images from this
-/// origin or blobs, nothing in frames, no forms, no plugins.
+/// origin or blobs (assets fetched with the key), nothing in frames, no forms, no plugins.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+    img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'; object-src 'none'";
 
 /// Whether `path` is one of the dashboard's pages: the root (projects), a project

@@ -346,7 +346,8 @@
     return by;
   }
 
-  // One chart per metric, each experiment of `runs` ([{key, label}]) a line of its own.
+  // One chart per metric, each experiment of `runs` ([{key, label}]) a line of its own,
+  // put into `container` once all are drawn (so a redraw never shows an empty area).
   async function metricCharts(container, runs) {
     const loaded = await mapLimit(runs, 4, async (r) =>
       metricSeries((await api("experiment/metrics/get-all", { experimentKey: r.key })).metrics || []));
@@ -366,7 +367,7 @@
       });
       add(grid, [lineChart(name, series, "step")]);
     }
-    add(container, [names.length ? grid : el("p", { class: "muted", text: "No metrics logged." })]);
+    container.replaceChildren(names.length ? grid : el("p", { class: "muted", text: "No metrics logged." }));
   }
 
   // ---- The projects page -------------------------------------------------------------
@@ -518,7 +519,9 @@
           const sw = el("span", { class: "swatch" }); sw.style.background = COLORS[i % COLORS.length];
           return el("span", null, sw, r.label);
         }))]);
-      await metricCharts(compareArea, runs);
+      const holder = el("div");
+      add(compareArea, [holder]);
+      await metricCharts(holder, runs);
     }
     compareBtn.addEventListener("click", () => { showCompare().catch(fail); });
     render();
@@ -538,7 +541,7 @@
     const m = clear(main());
     const state = meta.running ? "running" : (meta.archived ? "archived" : "finished");
     const sections = [["charts", "Metrics"], ["parameters", "Parameters"], ["others", "Others"],
-      ["images", "Images"], ["tables", "Tables"], ["curves", "Curves"], ["confusion", "Confusion matrices"],
+      ["images", "Images"], ["tables", "Tables"], ["curves", "Curves"], ["confusion", "Confusion matrices"], ["texts", "Text"],
       ["assets", "Assets"], ["artifacts", "Artifacts"], ["output", "Output"], ["code", "Code"], ["system", "System details"]];
     add(m, [el("h1", { text: name }),
       el("div", { class: "meta" },
@@ -555,7 +558,6 @@
     const charts = section("charts", "Metrics");
     const chartArea = el("div");
     async function drawCharts() {
-      clear(chartArea);
       const runs = [{ key: key, label: name }].concat(others.filter((e) => compare.has(e.experimentKey))
         .map((e) => ({ key: e.experimentKey, label: experimentLabel(e) })));
       await metricCharts(chartArea, runs);
@@ -580,6 +582,17 @@
     add(charts, [chartArea]);
     add(m, [charts]);
     const pending = [drawCharts()];
+    // While the run is alive its charts follow it.
+    if (meta.running) {
+      const timer = setInterval(async () => {
+        if (document.hidden) return;
+        try {
+          const now = await api("experiment/metadata", k);
+          await drawCharts();
+          if (!now.running) clearInterval(timer);
+        } catch (e) { clearInterval(timer); }
+      }, 10000);
+    }
 
     // Parameters and others.
     for (const [id, title, path] of [["parameters", "Parameters", "experiment/parameters"], ["others", "Others", "experiment/log-other"]]) {
@@ -594,10 +607,10 @@
     // Assets, by kind.
     const sImages = section("images", "Images"), sTables = section("tables", "Tables"),
       sCurves = section("curves", "Curves"), sConfusion = section("confusion", "Confusion matrices"),
-      sAssets = section("assets", "Assets");
-    add(m, [sImages, sTables, sCurves, sConfusion, sAssets]);
+      sTexts = section("texts", "Text"), sAssets = section("assets", "Assets");
+    add(m, [sImages, sTables, sCurves, sConfusion, sTexts, sAssets]);
     pending.push(api("experiment/asset/list", { experimentKey: key, type: "all" }).then((r) =>
-      showAssets(key, r.assets || [], { sImages, sTables, sCurves, sConfusion, sAssets })));
+      showAssets(key, r.assets || [], { sImages, sTables, sCurves, sConfusion, sTexts, sAssets })));
 
     const sArtifacts = section("artifacts", "Artifacts");
     add(m, [sArtifacts]);
@@ -639,6 +652,7 @@
     const tables = local.filter((a) => isTable(a) && !isImage(a));
     const curves = local.filter((a) => a.type === "curve");
     const matrices = local.filter((a) => a.type === "confusion-matrix");
+    const texts = local.filter((a) => a.type === "text-sample").slice(0, MAX_TABLE_ROWS);
 
     const gallery = el("div", { class: "gallery" });
     add(s.sImages, [images.length ? gallery : el("p", { class: "muted", text: "No images logged." })]);
@@ -676,6 +690,16 @@
     await mapLimit(matrices, 2, async (a) => {
       const cm = JSON.parse(await (await assetBlob(key, a.assetId)).text());
       add(s.sConfusion, [confusionTable(cm, a.fileName)]);
+    });
+
+    if (!texts.length) add(s.sTexts, [el("p", { class: "muted", text: "No text logged." })]);
+    const textList = el("div");
+    add(s.sTexts, [textList]);
+    const shown = await mapLimit(texts, 4, async (a) => (await assetBlob(key, a.assetId)).text());
+    texts.forEach((a, i) => {
+      if (typeof shown[i] !== "string") return;
+      const step = a.step === null || a.step === undefined ? "" : "step " + a.step;
+      add(textList, [el("div", { class: "muted", text: step }), el("pre", { text: shown[i] })]);
     });
 
     const t = el("table", null, el("tr", null, ["File", "Type", "Size", "Step", "Logged", ""].map((h) => el("th", { text: h }))));
