@@ -19,6 +19,8 @@ mod handlers;
 mod http_tests;
 mod lifecycle;
 mod limits;
+#[cfg(test)]
+mod protocol_tests;
 mod reply;
 mod request;
 mod router;

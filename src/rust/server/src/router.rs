@@ -180,6 +180,21 @@ fn handler(api: Api, method: &Method, path: &str) -> Option<Handler> {
         (Rest, "write/artifacts/details") if post => artifacts::details,
         (Rest, "artifacts/get-all") if get => artifacts::get_all,
         (Rest, "artifacts/get") if get => artifacts::get_one,
+        _ => return protocol_handler(api, get, post, path),
+    };
+    Some(h)
+}
+
+/// The rest of comet_ml 3.58.8's protocol (see ENDPOINTS.md): the reads of its `API`
+/// and the calls its backend-version gates open.
+fn protocol_handler(api: Api, get: bool, post: bool, path: &str) -> Option<Handler> {
+    use Api::Rest;
+    let h: Handler = match (api, path) {
+        (Rest, "project") if get => general::project,
+        (Rest, "experiment/model") if get => assets::models,
+        (Rest, "experiment/model/asset/list") if get => assets::model_assets,
+        (Rest, "write/experiment/parameter/delete") if post => experiment::delete_parameter,
+        (Rest, "write/experiments/parameters/delete") if post => experiment::delete_parameters,
         _ => return None,
     };
     Some(h)

@@ -103,6 +103,8 @@ fn upload(env: &Env, req: &Request, default_type: &str) -> Handled {
     let context = q("context");
     let version = q("artifactVersionId");
     let asked_id = q("assetId").filter(|id| valid_id(id));
+    // `log_model` files each of a model's assets under the model's name.
+    let model = q("groupingName");
     env.with_experiment(&key, |k| {
         // A retried upload with the same id replaces its first attempt, but an id that
         // another experiment owns is that experiment's asset: this upload gets its own.
@@ -145,6 +147,9 @@ fn upload(env: &Env, req: &Request, default_type: &str) -> Handled {
             sha1,
             created_ms: now_ms(),
         })?;
+        if let Some(m) = &model {
+            env.store.set_asset_model(&asset_id, m)?;
+        }
         let link = match remote_link {
             Some(l) => l.to_string(),
             None if remote => String::new(),
@@ -220,6 +225,38 @@ pub fn list(env: &Env, req: &Request) -> Handled {
     })
 }
 
+/// The experiment's models (`experiment/model`), as comet_ml's `get_model_names` reads
+/// them: those its `log_model` uploaded.
+pub fn models(env: &Env, req: &Request) -> Handled {
+    env.on_experiment(req, |k, _| {
+        let list: Vec<Value> = env
+            .store
+            .models(k)?
+            .into_iter()
+            .map(|(name, id)| {
+                json!({"experimentModelId": id, "experimentKey": k, "modelName": name})
+            })
+            .collect();
+        json(json!({ "models": list }))
+    })
+}
+
+/// One model's assets (`experiment/model/asset/list`), listed as the experiment's are.
+pub fn model_assets(env: &Env, req: &Request) -> Handled {
+    let name = req
+        .q("modelName")
+        .ok_or_else(|| ApiError::bad_request("modelName is required"))?;
+    env.on_experiment(req, |k, _| {
+        let list: Vec<Value> = env
+            .store
+            .model_assets(k, name)?
+            .iter()
+            .map(|a| asset_json(env, k, a))
+            .collect();
+        json(json!({ "assets": list }))
+    })
+}
+
 pub fn git_patch(env: &Env, req: &Request) -> Handled {
     env.on_experiment(req, |k, _| match env.store.latest_git_patch(k)? {
         Some(id) => Ok(file_reply(
@@ -246,10 +283,24 @@ pub fn get_asset(env: &Env, req: &Request) -> Handled {
 }
 
 pub fn get_by_name(env: &Env, req: &Request) -> Handled {
+    // comet_ml (`get_assets_by_name`) names the asset `assetName` and reads the list of
+    // the experiment's assets of that name (of one type, if it names one).
+    if let Some(name) = req.q("assetName").filter(|_| req.q("fileName").is_none()) {
+        return env.on_experiment(req, |k, _| {
+            let ty = req.q("type").filter(|t| *t != "all");
+            let list: Vec<Value> = env
+                .store
+                .assets(k, ty)?
+                .iter()
+                .filter(|a| a.file_name == name)
+                .map(|a| asset_json(env, k, a))
+                .collect();
+            json(json!({ "assets": list }))
+        });
+    }
     env.on_experiment(req, |k, b| {
         let name = req
             .q("fileName")
-            .or_else(|| req.q("assetName"))
             .map(String::from)
             .or_else(|| text_of(b.get("fileName")))
             .ok_or_else(|| ApiError::bad_request("fileName is required"))?;

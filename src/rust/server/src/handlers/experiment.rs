@@ -160,6 +160,42 @@ pub fn delete_tags(env: &Env, req: &Request) -> Handled {
     })
 }
 
+/// `write/experiment/parameter/delete`: one parameter, all its values.
+pub fn delete_parameter(env: &Env, req: &Request) -> Handled {
+    env.on_experiment(req, |k, b| {
+        let name = text_of(b.get("parameterName"))
+            .ok_or_else(|| ApiError::bad_request("parameterName is required"))?;
+        env.store.delete_parameter(k, &name)?;
+        done()
+    })
+}
+
+/// `write/experiments/parameters/delete`: a list of `{experimentKey, parameterName}`,
+/// all applied or, when one names an unknown experiment, none.
+pub fn delete_parameters(env: &Env, req: &Request) -> Handled {
+    let body = req.json()?;
+    let items = body
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("expected a list of parameters to delete"))?;
+    let unit = env.store.unit()?;
+    for item in items {
+        let (Some(key), Some(name)) = (
+            text_of(item.get("experimentKey")),
+            text_of(item.get("parameterName")),
+        ) else {
+            return Err(ApiError::bad_request(
+                "each entry needs experimentKey and parameterName",
+            ));
+        };
+        env.with_experiment(&key, |k| {
+            env.store.delete_parameter(k, &name)?;
+            done()
+        })?;
+    }
+    unit.commit()?;
+    done()
+}
+
 pub fn log_html(env: &Env, req: &Request) -> Handled {
     env.on_experiment(req, |k, b| {
         let html = text_of(b.get("html")).unwrap_or_default();

@@ -103,8 +103,18 @@ fn experiment_json(e: &ExperimentRow) -> Value {
     })
 }
 
+/// The backend version the server reports. comet_ml enables calls by the version it
+/// reads here (its gates in 3.58.8: offline fallback 3.3.11, the model registry
+/// 3.5.42, `get_state`/`set_state` 3.7.91, tag deletion and the remote-asset batch
+/// 3.12.26, all-metrics reads 3.20.60, parameter deletion 3.29.724, raw throttling
+/// messages 3.62.294, `get_asset_by_name` through `get-by-name` 4.3.385, marking a run
+/// not throttled 4.7.416); each call those gates open is answered (see ENDPOINTS.md).
+/// It stays below 4.18.133, from which comet_ml sends the model registry's newer
+/// metadata and status calls, and below 4.35.0 (project owner transfer).
+pub const BACKEND_VERSION: &str = "4.7.416";
+
 pub fn is_alive(_: &Env, _: &Request) -> Handled {
-    json(json!({"version": "3.0.0"}))
+    json(json!({ "version": BACKEND_VERSION }))
 }
 
 pub fn ping(_: &Env, _: &Request) -> Handled {
@@ -127,8 +137,44 @@ pub fn projects(env: &Env, req: &Request) -> Handled {
     json(json!({ "projects": list }))
 }
 
+/// One project's details (`GET project`), by id or by workspace and name; 404 for an
+/// unknown one, which comet_ml's `API.get_project` reads as "no such project".
+pub fn project(env: &Env, req: &Request) -> Handled {
+    let id = match req.q("projectId") {
+        Some(id) => Some(id.to_string()),
+        None => {
+            let (Some(ws), Some(name)) = (req.q("workspaceName"), req.q("projectName")) else {
+                return Err(id_or_names_required());
+            };
+            env.store.project_id(ws, name)?
+        }
+    };
+    match id.map(|id| env.store.project(&id)).transpose()?.flatten() {
+        Some(p) => json(project_json(&p)),
+        None => Err(ApiError::new(404, "Project not found", None)),
+    }
+}
+
+/// How long a run may go without a heartbeat before it is ended: a few intervals, as
+/// Comet ends runs whose process has gone. Not less than `MIN_SILENCE_MS`, so a short
+/// interval (tests set 0.3 s) does not end runs whose beat is merely late.
+pub fn silence_limit_ms(heartbeat_ms: i64) -> i64 {
+    (SILENT_BEATS * heartbeat_ms).max(MIN_SILENCE_MS)
+}
+
+const SILENT_BEATS: i64 = 3;
+const MIN_SILENCE_MS: i64 = 2_000;
+
+/// End the runs that have been silent too long, before answering about any run.
+fn end_silent_runs(env: &Env) -> Result<(), ApiError> {
+    env.store
+        .end_silent_runs(now_ms() - silence_limit_ms(env.heartbeat_ms))?;
+    Ok(())
+}
+
 pub fn experiments(env: &Env, req: &Request) -> Handled {
     let id = resolve_project(env, req)?;
+    end_silent_runs(env)?;
     let rows = env.store.experiments(&id, truthy(req.q("archived")))?;
     let list: Vec<Value> = rows
         .iter()
@@ -306,11 +352,26 @@ pub fn metadata(env: &Env, req: &Request) -> Handled {
     let key = req
         .q("experimentKey")
         .ok_or_else(|| ApiError::bad_request("experimentKey is required"))?;
+    end_silent_runs(env)?;
     let row = env
         .store
         .experiment(key)?
         .ok_or_else(|| ApiError::unknown_experiment(key))?;
     let mut e = experiment_json(&row);
+    // comet_ml's `get_state` reads `running` and `hasCrashed`; a crash is reported
+    // through `write/experiment/update-status`.
+    let status = env
+        .store
+        .doc(key, "status")?
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    e["hasCrashed"] = json!(
+        !row.running
+            && status
+                .as_ref()
+                .and_then(|s| s.get("hasCrashed"))
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+    );
     e["throttle"] = json!(false);
     e["throttleMessage"] = Value::Null;
     e["throttleReasons"] = json!([]);

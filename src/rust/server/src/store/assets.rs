@@ -52,6 +52,25 @@ pub struct VersionFile {
     pub experiment_key: String,
 }
 
+const ASSET_SELECT: &str =
+    "SELECT asset_id, file_name, file_size, type, metadata, remote, link, step, context,
+            created_ms FROM assets";
+
+fn asset_row(r: &rusqlite::Row) -> rusqlite::Result<AssetRow> {
+    Ok(AssetRow {
+        id: r.get(0)?,
+        file_name: r.get(1)?,
+        size: r.get(2)?,
+        kind: r.get(3)?,
+        metadata: r.get(4)?,
+        remote: r.get::<_, i64>(5)? != 0,
+        link: r.get(6)?,
+        step: r.get(7)?,
+        context: r.get(8)?,
+        created_ms: r.get(9)?,
+    })
+}
+
 impl Store {
     /// Where the bytes of asset `id` are kept.
     pub fn asset_file(&self, id: &str) -> PathBuf {
@@ -65,27 +84,44 @@ impl Store {
 
     /// The experiment's assets that are not artifact files, of one type or all.
     pub fn assets(&self, key: &str, kind: Option<&str>) -> rusqlite::Result<Vec<AssetRow>> {
-        let mut st = self.conn.prepare(
-            "SELECT asset_id, file_name, file_size, type, metadata, remote, link, step, context,
-                    created_ms
-             FROM assets WHERE experiment_key = ?1 AND artifact_version_id IS NULL
+        let mut st = self.conn.prepare(&format!(
+            "{ASSET_SELECT} WHERE experiment_key = ?1 AND artifact_version_id IS NULL
                AND (?2 IS NULL OR type = ?2)
-             ORDER BY created_ms, rowid",
+             ORDER BY created_ms, rowid"
+        ))?;
+        let rows = st.query_map(params![key, kind], asset_row)?;
+        rows.collect()
+    }
+
+    /// Record the model an asset belongs to.
+    pub fn set_asset_model(&self, id: &str, model: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE assets SET grouping_name = ?2 WHERE asset_id = ?1",
+            params![id, model],
         )?;
-        let rows = st.query_map(params![key, kind], |r| {
-            Ok(AssetRow {
-                id: r.get(0)?,
-                file_name: r.get(1)?,
-                size: r.get(2)?,
-                kind: r.get(3)?,
-                metadata: r.get(4)?,
-                remote: r.get::<_, i64>(5)? != 0,
-                link: r.get(6)?,
-                step: r.get(7)?,
-                context: r.get(8)?,
-                created_ms: r.get(9)?,
-            })
-        })?;
+        Ok(())
+    }
+
+    /// The experiment's models: each name with the id of its first asset.
+    pub fn models(&self, key: &str) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare(
+            "SELECT grouping_name, MIN(asset_id) FROM assets
+             WHERE experiment_key = ?1 AND grouping_name IS NOT NULL
+               AND artifact_version_id IS NULL
+             GROUP BY grouping_name ORDER BY MIN(created_ms), grouping_name",
+        )?;
+        let rows = st.query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// The assets of one of the experiment's models.
+    pub fn model_assets(&self, key: &str, model: &str) -> rusqlite::Result<Vec<AssetRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "{ASSET_SELECT} WHERE experiment_key = ?1 AND grouping_name = ?2
+               AND artifact_version_id IS NULL
+             ORDER BY created_ms, rowid"
+        ))?;
+        let rows = st.query_map(params![key, model], asset_row)?;
         rows.collect()
     }
 

@@ -116,6 +116,26 @@ CREATE TABLE IF NOT EXISTS artifact_consumers(
 CREATE INDEX IF NOT EXISTS assets_by_artifact_version ON assets(artifact_version_id);
 ";
 
+/// Columns added since the first schema: a database made before them gains them.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // The model an asset belongs to (comet_ml's `groupingName`, sent by `log_model`).
+    ("assets", "grouping_name", "TEXT"),
+];
+
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let has = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+            ))?
+            .exists(params![column])?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// How many batch identities the store remembers: a batch resent after this many
 /// newer ones is applied again.
 pub const REMEMBERED_BATCHES: i64 = 100_000;
@@ -193,6 +213,8 @@ impl Store {
             .map_err(|e| format!("cannot open the server database: {e}"))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| format!("cannot initialise the server database: {e}"))?;
+        add_missing_columns(&conn)
+            .map_err(|e| format!("cannot initialise the server database: {e}"))?;
         let store = Store {
             conn,
             dir: dir.to_path_buf(),
@@ -263,26 +285,22 @@ impl Store {
     }
 
     pub fn projects(&self, ws: &str) -> rusqlite::Result<Vec<ProjectRow>> {
-        let mut st = self.conn.prepare(
-            "SELECT p.project_id, p.name, p.owner, p.description, p.workspace, p.public,
-                    (SELECT COUNT(*) FROM experiments e WHERE e.project_id = p.project_id),
-                    COALESCE((SELECT MAX(COALESCE(e.end_ms, e.start_ms)) FROM experiments e
-                              WHERE e.project_id = p.project_id), p.updated_ms)
-             FROM projects p WHERE p.workspace = ?1 ORDER BY p.name",
-        )?;
-        let rows = st.query_map(params![ws], |r| {
-            Ok(ProjectRow {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                owner: r.get(2)?,
-                description: r.get(3)?,
-                workspace: r.get(4)?,
-                public: r.get::<_, i64>(5)? != 0,
-                experiments: r.get(6)?,
-                last_updated_ms: r.get(7)?,
-            })
-        })?;
+        let mut st = self.conn.prepare(&format!(
+            "{PROJECT_SELECT} WHERE p.workspace = ?1 ORDER BY p.name"
+        ))?;
+        let rows = st.query_map(params![ws], project_row)?;
         rows.collect()
+    }
+
+    /// One project, by id.
+    pub fn project(&self, id: &str) -> rusqlite::Result<Option<ProjectRow>> {
+        self.conn
+            .query_row(
+                &format!("{PROJECT_SELECT} WHERE p.project_id = ?1"),
+                params![id],
+                project_row,
+            )
+            .optional()
     }
 
     pub fn create_project(
@@ -457,6 +475,26 @@ impl Store {
         let rows = st.query_map(params![project_id, archived as i64], experiment_row)?;
         rows.collect()
     }
+}
+
+const PROJECT_SELECT: &str =
+    "SELECT p.project_id, p.name, p.owner, p.description, p.workspace, p.public,
+  (SELECT COUNT(*) FROM experiments e WHERE e.project_id = p.project_id),
+  COALESCE((SELECT MAX(COALESCE(e.end_ms, e.start_ms)) FROM experiments e
+            WHERE e.project_id = p.project_id), p.updated_ms)
+  FROM projects p";
+
+fn project_row(r: &rusqlite::Row) -> rusqlite::Result<ProjectRow> {
+    Ok(ProjectRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        owner: r.get(2)?,
+        description: r.get(3)?,
+        workspace: r.get(4)?,
+        public: r.get::<_, i64>(5)? != 0,
+        experiments: r.get(6)?,
+        last_updated_ms: r.get(7)?,
+    })
 }
 
 const EXPERIMENT_SELECT: &str =

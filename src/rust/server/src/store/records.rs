@@ -416,8 +416,13 @@ impl Store {
     pub fn beat(&self, key: &str, alive: bool) -> rusqlite::Result<()> {
         let now = now_ms();
         if alive {
+            // A run that beats again after it was ended for its silence (its end was
+            // recorded at its last beat) is running again, its end not yet known.
             self.conn.execute(
-                "UPDATE experiments SET running = 1, last_beat_ms = ?2 WHERE experiment_key = ?1",
+                "UPDATE experiments SET running = 1, last_beat_ms = ?2,
+                 end_ms = CASE WHEN running = 0 AND end_ms = last_beat_ms THEN NULL
+                          ELSE end_ms END
+                 WHERE experiment_key = ?1",
                 params![key, now],
             )?;
         } else {
@@ -427,6 +432,36 @@ impl Store {
                 params![key, now],
             )?;
         }
+        Ok(())
+    }
+
+    /// End the runs still marked running whose last heartbeat is older than
+    /// `silent_since` (ms): their process is gone (or, like cometr 0.4.0's, never says
+    /// it stopped). Their end is their last heartbeat. Returns how many were ended.
+    pub fn end_silent_runs(&self, silent_since: i64) -> rusqlite::Result<usize> {
+        self.conn.execute(
+            "UPDATE experiments SET running = 0, end_ms = COALESCE(end_ms, last_beat_ms)
+             WHERE running = 1 AND last_beat_ms < ?1",
+            params![silent_since],
+        )
+    }
+
+    /// Remove a parameter, all its logged values.
+    pub fn delete_parameter(&self, key: &str, name: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "DELETE FROM parameters WHERE experiment_key = ?1 AND name = ?2",
+            params![key, name],
+        )?;
+        Ok(())
+    }
+
+    /// Set when a run was last heard from (tests age runs with it).
+    #[cfg(test)]
+    pub fn set_last_beat(&self, key: &str, ms: i64) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE experiments SET last_beat_ms = ?2 WHERE experiment_key = ?1",
+            params![key, ms],
+        )?;
         Ok(())
     }
 
