@@ -392,13 +392,23 @@
       add(body, [el("h2", { text: "Workspace " + w }), el("div", { class: "table-wrap" }, t)]);
       const arts = (await api("artifacts/get-all", { workspace: w })).artifacts || [];
       if (arts.length) {
-        const at = el("table", null, el("tr", null, ["Artifact", "Type", "Latest version", "Versions", "Tags"].map((h) => el("th", { text: h }))));
-        for (const a of arts) {
-          add(at, [el("tr", null, el("td", { text: a.artifactName }), el("td", { text: a.artifactType || "" }),
-            el("td", { text: a.latestVersion || "" }), el("td", { class: "num", text: a.versionsCount }),
-            el("td", null, (a.tags || []).map(chip)))]);
-        }
-        add(body, [el("h3", { text: "Artifacts" }), el("div", { class: "table-wrap" }, at)]);
+        const full = await mapLimit(arts, 4, (a) => api("artifacts/get", { artifactId: a.artifactId }));
+        const at = el("table", null, el("tr", null, ["Artifact", "Type", "Tags", "Version", "Aliases", "Version tags", "Size", "State", "Created", "By experiment"].map((h) => el("th", { text: h }))));
+        arts.forEach((a, i) => {
+          const versions = full[i] && full[i].versions ? full[i].versions.slice().reverse() : [];
+          if (!versions.length) versions.push({});
+          versions.forEach((v, j) => {
+            const first = j === 0;
+            add(at, [el("tr", null,
+              el("td", { text: first ? a.artifactName : "" }), el("td", { text: first ? a.artifactType || "" : "" }),
+              el("td", null, first ? (a.tags || []).map(chip) : null),
+              el("td", { class: "mono", text: v.version || "" }), el("td", null, (v.alias || []).map(chip)),
+              el("td", null, (v.tags || []).map(chip)), el("td", { class: "num", text: fmtBytes(v.sizeInBytes) }),
+              el("td", { text: v.state || "" }), el("td", { text: fmtTime(v.createdAt) }),
+              el("td", { class: "mono", text: v.experimentKey ? v.experimentKey.slice(0, 9) : "" }))]);
+          });
+        });
+        add(body, [el("h3", { text: "Artifacts and their versions" }), el("div", { class: "table-wrap" }, at)]);
       }
     }
     add(clear(m), [body]);
