@@ -571,6 +571,193 @@ Experiment <- R6::R6Class("Experiment",
     #' @description Get the system details.
     get_system_details = function() private$read("/experiment/system-details"),
 
+    # ---- Logging beyond cometr 0.4.0, as Comet's Python SDK logs (experiment-log.R) ----
+
+    #' @description Log many metrics at once. A named list logs one value per metric
+    #'   (nested lists are flattened to names such as `"train/loss"`, as comet_ml
+    #'   does). A data frame logs a whole history in one call: one row per step, one
+    #'   column per metric, with optional `step` and `epoch` columns (rows are steps 1,
+    #'   2, ... without a `step` column); an `NA` cell is a metric not measured at that
+    #'   step and is skipped. The points are queued and sent like `log_metric()`'s.
+    #' @param metrics A named list of single numbers, strings or logicals, or a data
+    #'   frame.
+    #' @param step Step (a whole number), or `NULL`; for a data frame, one per row.
+    #' @param epoch Epoch (a whole number), or `NULL`; for a data frame, one per row.
+    #' @param context Context string, or `NULL`.
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_metrics(list(loss = 0.5, acc = 0.8), step = 1)
+    #' history <- data.frame(step = 1:100, loss = 1 / (1:100))
+    #' exp$log_metrics(history)
+    #' nrow(as.data.frame(exp))
+    #' exp$stop()
+    #' srv$stop()
+    log_metrics = function(metrics, step = NULL, epoch = NULL, context = NULL) {
+      exp_log_metrics(self, private, metrics, step, epoch, context)
+    },
+
+    #' @description Log many parameters at once, from a named list. Nested lists are
+    #'   flattened to names such as `"optimizer|lr"`, as comet_ml does (and the other
+    #'   value `hasNestedParams` is logged).
+    #' @param parameters A named list of numbers, strings or logicals (or nested lists).
+    #' @param step Step (a whole number), or `NULL`.
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_parameters(list(epochs = 10, optimizer = list(name = "adam", lr = 0.01)))
+    #' as.data.frame(exp, what = "parameters")
+    #' exp$stop()
+    #' srv$stop()
+    log_parameters = function(parameters, step = NULL) {
+      exp_log_parameters(self, private, parameters, step)
+    },
+
+    #' @description Log an image: a file (PNG, JPEG, ...), or a numeric matrix or
+    #'   array (rows x columns x 1 to 4 channels: grey, grey and alpha, RGB, RGBA),
+    #'   or a raster, written as PNG. Values in \[0, 1\] are intensities, in
+    #'   \[0, 255\] bytes; others are scaled from their minimum to their maximum.
+    #'   Comet shows it among the experiment's images.
+    #' @param image A file path, a numeric matrix or array, or a raster.
+    #' @param name Image name; the file's name, or `"image.png"`, when `NULL`.
+    #' @param overwrite If `TRUE`, replace an image of the same name.
+    #' @param step Step (a whole number), or `NULL`.
+    #' @param metadata A named list of metadata, or `NULL`.
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_image(outer(1:64, 1:64) / 4096, name = "gradient.png", step = 1)
+    #' exp$get_asset_list(type = "image")$assets[[1]]$fileName
+    #' exp$stop()
+    #' srv$stop()
+    log_image = function(image, name = NULL, overwrite = FALSE, step = NULL, metadata = NULL) {
+      exp_log_image(self, private, image, name, overwrite, step, metadata)
+    },
+
+    #' @description Log a figure: a plot rendered to PNG (or SVG), logged as an image
+    #'   as comet_ml logs a figure.
+    #' @param plot A ggplot, a plot recorded with [grDevices::recordPlot()], a grid
+    #'   grob, or a function that draws; `NULL` for the last plot (the current
+    #'   device's, else ggplot2's `last_plot()`).
+    #' @param name Figure name; `"figure.png"` (or `.svg`) when `NULL`.
+    #' @param overwrite If `TRUE`, replace a figure of the same name.
+    #' @param step Step (a whole number), or `NULL`.
+    #' @param metadata A named list of metadata, or `NULL`.
+    #' @param format `"png"` or `"svg"` (SVG needs R built with cairo).
+    #' @param width,height Size in inches (PNG at 96 pixels per inch).
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_figure(function() plot(pressure, type = "l"), name = "pressure.png")
+    #' exp$stop()
+    #' srv$stop()
+    log_figure = function(plot = NULL, name = NULL, overwrite = FALSE, step = NULL,
+                          metadata = NULL, format = "png", width = 7, height = 5) {
+      exp_log_figure(self, private, plot, name, overwrite, step, metadata, format, width, height)
+    },
+
+    #' @description Log a table: a data frame or matrix, written as CSV (or TSV when
+    #'   `name` ends in `.tsv`) and logged as Comet's `dataframe` asset, or a file,
+    #'   logged as it is.
+    #' @param table A data frame, a matrix, or a file path.
+    #' @param name Table name ending in `.csv` or `.tsv`; `"table.csv"` (or the file's
+    #'   name) when `NULL`.
+    #' @param overwrite If `TRUE`, replace a table of the same name.
+    #' @param metadata A named list of metadata, or `NULL`.
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_table(head(iris), name = "iris.csv")
+    #' exp$stop()
+    #' srv$stop()
+    log_table = function(table, name = NULL, overwrite = FALSE, metadata = NULL) {
+      exp_log_table(self, private, table, name, overwrite, metadata)
+    },
+
+    #' @description Log a curve (x and y values), shown by Comet as a line chart.
+    #' @param name Curve name.
+    #' @param x,y Numeric vectors of the same length.
+    #' @param overwrite If `TRUE`, replace a curve of the same name.
+    #' @param step Step (a whole number), or `NULL`.
+    #' @param metadata A named list of metadata, or `NULL`.
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_curve("roc", x = c(0, 0.1, 0.5, 1), y = c(0, 0.6, 0.9, 1))
+    #' exp$stop()
+    #' srv$stop()
+    log_curve = function(name, x, y, overwrite = FALSE, step = NULL, metadata = NULL) {
+      exp_log_curve(self, private, name, x, y, overwrite, step, metadata)
+    },
+
+    #' @description Log a confusion matrix, from actual and predicted categories or
+    #'   from a matrix of counts, in the JSON Comet's UI reads (rows are actual
+    #'   categories, columns predicted ones).
+    #' @param actual,predicted Vectors (factors, strings or numbers) of the actual and
+    #'   predicted category of each example.
+    #' @param labels The categories, in order; the factor's levels, or the sorted
+    #'   values, when `NULL`.
+    #' @param matrix A square matrix of counts, instead of `actual` and `predicted`.
+    #' @param title,row_label,column_label Title and axis labels.
+    #' @param file_name Asset name.
+    #' @param overwrite If `TRUE`, replace a confusion matrix of the same name.
+    #' @param step,epoch Step and epoch (whole numbers), or `NULL`.
+    #' @param metadata A named list of metadata, or `NULL`.
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_confusion_matrix(actual = c("cat", "dog", "dog"),
+    #'                          predicted = c("cat", "cat", "dog"))
+    #' exp$stop()
+    #' srv$stop()
+    log_confusion_matrix = function(actual = NULL, predicted = NULL, labels = NULL,
+                                    matrix = NULL, title = "Confusion Matrix",
+                                    row_label = "Actual Category",
+                                    column_label = "Predicted Category",
+                                    file_name = "confusion-matrix.json", overwrite = FALSE,
+                                    step = NULL, epoch = NULL, metadata = NULL) {
+      exp_log_confusion_matrix(self, private, actual, predicted, labels, matrix, title,
+                               row_label, column_label, file_name, overwrite, step, epoch,
+                               metadata)
+    },
+
+    #' @description Log a text sample, shown on Comet's Text tab.
+    #' @param text The text, a single string.
+    #' @param step Step (a whole number), or `NULL`.
+    #' @param metadata A named list of metadata, or `NULL`.
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_text("The model predicts: cat", step = 1)
+    #' exp$stop()
+    #' srv$stop()
+    log_text = function(text, step = NULL, metadata = NULL) {
+      exp_log_text(self, private, text, step, metadata)
+    },
+
+    #' @description Log a hash of a data set, as the parameter `dataset_hash` (12
+    #'   hexadecimal digits of an MD5 hash of the object's serialized form), to tell
+    #'   which runs trained on the same data.
+    #' @param data Any R object, such as a data frame.
+    #' @examples
+    #' srv <- local_server()
+    #' exp <- create_experiment(log_code = FALSE, log_system_details = FALSE,
+    #'                          log_output = FALSE, keep_active = FALSE)
+    #' exp$log_dataset_hash(iris)
+    #' exp$stop()
+    #' srv$stop()
+    log_dataset_hash = function(data) {
+      exp_log_dataset_hash(self, private, data)
+    },
+
     #' @description Log an [Artifact]: create a new version of it and upload its
     #'   assets.
     #' @param artifact An [Artifact].

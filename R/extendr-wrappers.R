@@ -74,6 +74,14 @@ rust_experiment_file <- function(id, source, upload_type, params, metadata, remo
 #' @noRd
 rust_experiment_capture <- function(id, out, err) .Call(wrap__rust_experiment_capture, id, out, err)
 
+#' Queue the points of `columns` (a list of equal-length metric columns named by
+#' `names`), row by row, with `steps` and `epochs` (NULL or one per row) and one
+#' `context` (NULL or a string). NA cells are skipped when `skip_na` (a metric not
+#' measured at that step), else sent as "NaN". The value is whether the sender has
+#' problems to report.
+#' @noRd
+rust_experiment_metrics <- function(id, names, columns, steps, epochs, context, skip_na) .Call(wrap__rust_experiment_metrics, id, names, columns, steps, epochs, context, skip_na)
+
 #' Send one HTTP request and return the whole answer, retrying transient failures
 #' for up to `retry_seconds`; with `limit_seconds` > 0, give up once that has passed,
 #' even within an attempt. With `max_answer` > 0, an answer body larger than that many

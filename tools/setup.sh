@@ -3,11 +3,13 @@
 # R and R packages from Debian's apt (CRAN is not needed), xz for the source tarball's
 # vendored crates, qpdf for tools/check.sh, and Rust's rustfmt/clippy.
 set -euo pipefail
+# r-cran-png writes the images log_image() makes of arrays; r-cran-ggplot2 is what
+# log_figure() and plot() of an experiment use when installed, and their tests need it.
 # python3 and python3-venv: the tests compare with Comet's Python SDK in a virtualenv
 # (tests/testthat/fixtures/python/sdk.sh) and fail, never skip, without them.
 # chromium: tests/testthat/test-dashboard.R drives the local server's dashboard in it,
 # headless, and tools/dashboard-screenshots.R takes the vignette's pictures with it.
-PKGS="xz-utils qpdf r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown python3 python3-venv chromium"
+PKGS="xz-utils qpdf r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown r-cran-png r-cran-ggplot2 python3 python3-venv chromium"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

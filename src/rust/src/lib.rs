@@ -9,6 +9,7 @@ mod artifact;
 mod config;
 mod convert;
 mod experiment;
+mod experiment_log;
 mod http;
 mod local_server;
 mod logging;
@@ -21,6 +22,7 @@ extendr_module! {
     use artifact;
     use config;
     use experiment;
+    use experiment_log;
     use http;
     use local_server;
     use logging;

@@ -289,6 +289,19 @@ impl Outbox {
         }
     }
 
+    /// Queue many points under one lock (`log_metrics()` of a whole training history):
+    /// the sender is woken as soon as a batch is waiting, as by `push_metric`.
+    pub fn push_metrics(&self, items: Vec<MetricPoint>) {
+        let waiting = {
+            let mut q = self.incoming.lock().unwrap_or_else(|e| e.into_inner());
+            q.extend(items.into_iter().map(Entry::Metric));
+            q.len()
+        };
+        if waiting >= self.settings.batch_size {
+            self.wake.notify_one();
+        }
+    }
+
     pub fn push_parameter(&self, item: Value) {
         self.push(Entry::Parameter(item));
     }
