@@ -179,6 +179,7 @@ new_experiment <- function(..., auto = NULL, offline = NULL) {
   session$auto <- auto
   session$offline <- offline
   on.exit(session$gate <- session$auto <- session$offline <- NULL)
+  watch_for_crash()
   Experiment$new(...)
 }
 
@@ -926,6 +927,8 @@ Experiment <- R6::R6Class("Experiment",
 
     finish = function() {
       if (private$ended) return(invisible())
+      # A session ending in an error ends its runs as crashed (R/experiment-crash.R).
+      report_crash(private$stream, private$key)
       private$ended <- TRUE
       if (identical(session$current, self)) session$current <- NULL
       timeout <- getOption("cometr.stop_timeout", 30)

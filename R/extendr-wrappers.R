@@ -113,7 +113,9 @@ rust_server_requests <- function(id) .Call(wrap__rust_server_requests, id)
 #' @noRd
 rust_server_heartbeat <- function(id, millis) .Call(wrap__rust_server_heartbeat, id, millis)
 
-#' Stop a local server started by `rust_server_start()`.
+#' Stop a local server started by `rust_server_start()`, waiting (at most 5 s) until
+#' it has let go of its port, in slices that give way to Ctrl-C: the server stops
+#' anyway, only the wait is cut short.
 #' @noRd
 rust_server_stop <- function(id) .Call(wrap__rust_server_stop, id)
 

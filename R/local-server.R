@@ -157,27 +157,10 @@ LocalServer <- R6::R6Class("cometr_local_server",
       if (private$stopped) return(invisible(self))
       private$stopped <- TRUE
       stop_experiments_on(self$url)
+      # The wait for the server to let go of its port gives way to Ctrl-C; the server
+      # stops anyway, so what it set in the session is undone all the same.
+      on.exit(private$release(), add = TRUE)
       rust_result(rust_server_stop(private$id))
-      rm(list = as.character(private$id), envir = server_registry)
-      # Activations nest like a stack: a server stopped under a later one hands what it
-      # found set to the next one up, which restores it in turn.
-      at <- which(vapply(activations$stack, identical, logical(1), self))
-      if (length(at) == 1L) {
-        above <- activations$stack[at + 1L]
-        activations$stack <- activations$stack[-at]
-        if (length(above) == 1L && !is.null(above[[1]])) {
-          above[[1]]$inherit_activation(private$saved, private$set)
-          return(invisible(self))
-        }
-      }
-      # Undo the activation, unless something else has since repointed the session.
-      if (identical(Sys.getenv("COMET_URL_OVERRIDE"), self$url)) {
-        for (key in names(private$saved)) {
-          if (!identical(Sys.getenv(key), reveal(private$set[[key]]))) next
-          old <- reveal(private$saved[[key]])
-          if (is.na(old)) Sys.unsetenv(key) else do.call(Sys.setenv, structure(list(old), names = key))
-        }
-      }
       invisible(self)
     },
     # Make the server answer the next `times` requests whose endpoint contains
@@ -220,7 +203,32 @@ LocalServer <- R6::R6Class("cometr_local_server",
       invisible(self)
     }
   ),
-  private = list(id = NULL, api_key = NULL, saved = list(), set = list(), stopped = FALSE)
+  private = list(id = NULL, api_key = NULL, saved = list(), set = list(), stopped = FALSE,
+    # Forget a stopped server and undo its activation.
+    release = function() {
+      rm(list = as.character(private$id), envir = server_registry)
+      # Activations nest like a stack: a server stopped under a later one hands what it
+      # found set to the next one up, which restores it in turn.
+      at <- which(vapply(activations$stack, identical, logical(1), self))
+      if (length(at) == 1L) {
+        above <- activations$stack[at + 1L]
+        activations$stack <- activations$stack[-at]
+        if (length(above) == 1L && !is.null(above[[1]])) {
+          above[[1]]$inherit_activation(private$saved, private$set)
+          return(invisible(self))
+        }
+      }
+      # Undo the activation, unless something else has since repointed the session.
+      if (identical(Sys.getenv("COMET_URL_OVERRIDE"), self$url)) {
+        for (key in names(private$saved)) {
+          if (!identical(Sys.getenv(key), reveal(private$set[[key]]))) next
+          old <- reveal(private$saved[[key]])
+          if (is.na(old)) Sys.unsetenv(key) else do.call(Sys.setenv, structure(list(old), names = key))
+        }
+      }
+      invisible(self)
+    }
+  )
 )
 
 # Experiments still logging to a server that is about to stop are stopped first, so

@@ -246,6 +246,13 @@ upload_one_archive <- function(archive, api_key) {
   for (p in sent$problems) cometr_warn(p, "cometr_delivery_warning")
   artifacts <- file.path(dir, artifacts_file)
   if (file.exists(artifacts)) upload_offline_artifacts(artifacts, dir, key, api_key)
+  # A run that ended in an error is reported so, as the online run would have been.
+  if (isTRUE(meta$customer_error_reported)) {
+    comet_post("/write/experiment/update-status", list(
+      experimentKey = key, isAlive = FALSE, error = meta$customer_error_message,
+      hasCrashed = TRUE
+    ), api_key = api_key)
+  }
   status(FALSE)
   comet_post_clientlib("status-report/offline-metadata", list(
     apiKey = api_key, runId = run$runId, experimentKey = key,

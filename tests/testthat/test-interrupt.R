@@ -147,3 +147,23 @@ test_that("the waiting notice is an ordinary message: muffled or caught like any
     "srv$set_faults(NULL)"))
   expect_match(paste(res$stdout, collapse = "\n"), "CAUGHT Waiting for .* PROMPTLY")
 })
+
+test_that("a local server's stop() ends on Ctrl-C, and the session is restored all the same", {
+  local_isolated_config()
+  # A request in progress (held by a minute's latency) makes the server's stop wait for
+  # it, up to 5 s; the request comes from a raw socket so that R itself is not waiting.
+  code <- c("library(cometr)",
+    "srv <- local_server()",
+    "srv$set_faults(list(latency_ms = 60000))",
+    "con <- socketConnection('127.0.0.1', srv$port, blocking = TRUE, open = 'r+b')",
+    "writeLines(sprintf(paste0('GET /api/rest/v2/workspaces HTTP/1.1\\r\\nHost: 127.0.0.1:%d',",
+    "  '\\r\\nAuthorization: local-api-key\\r\\n\\r'), srv$port), con, sep = '\\n')",
+    "flush(con)",
+    "Sys.sleep(0.5)",
+    'cat("READY\\n")',
+    'r <- tryCatch({srv$stop(); "returned"}, interrupt = function(e) "interrupted")',
+    'cat(r, "URL:", Sys.getenv("COMET_URL_OVERRIDE", "unset"), "\\n")')
+  res <- interrupt_rscript(code, after = 1)
+  expect_lt(res$took, 1)
+  expect_match(res$stdout, "interrupted URL: unset", fixed = TRUE)
+})

@@ -3,7 +3,7 @@
 use extendr_api::prelude::*;
 
 use crate::result::{error, fail, ok, to_r, Kind};
-use cometr_core::logging;
+use cometr_core::{http, logging};
 use cometr_server as server;
 
 /// Start the local server; returns its id and port.
@@ -65,11 +65,25 @@ fn rust_server_heartbeat(id: i32, millis: f64) -> Robj {
     ok(server::set_heartbeat(id, millis.clamp(100.0, 3.6e6) as i64))
 }
 
-/// Stop a local server started by `rust_server_start()`.
+/// Stop a local server started by `rust_server_start()`, waiting (at most 5 s) until
+/// it has let go of its port, in slices that give way to Ctrl-C: the server stops
+/// anyway, only the wait is cut short.
 /// @noRd
 #[extendr]
 fn rust_server_stop(id: i32) -> Robj {
-    ok(server::stop(id))
+    let stopped = match server::begin_stop(id) {
+        Some(wait) => http::block_on_interruptible(
+            wait,
+            || {
+                "Waiting up to 5 s for the local server to finish the requests in progress \
+                 and let go of its port (Ctrl-C stops waiting; the server stops anyway)."
+                    .to_string()
+            },
+            || false,
+        ),
+        None => false,
+    };
+    ok(stopped)
 }
 
 /// Script a failure on a running local server (for tests of error handling).

@@ -54,6 +54,8 @@ pub struct Writer {
     /// When experiment.json was last written, and whether tags or times changed since.
     meta_written: Instant,
     meta_changed: bool,
+    /// The error a run ended with (reported as crashed), for `experiment.json`.
+    crashed: Option<String>,
 }
 
 impl Writer {
@@ -92,6 +94,7 @@ impl Writer {
             finished: None,
             meta_written: Instant::now(),
             meta_changed: false,
+            crashed: None,
         };
         w.write_meta(now_ms())?;
         Ok(w)
@@ -101,8 +104,8 @@ impl Writer {
         let meta = json!({
             "offline_id": self.key, "project_name": self.project, "workspace": self.workspace,
             "start_time": self.start_time, "stop_time": self.end_time.unwrap_or(stop).max(self.start_time),
-            "tags": self.tags, "resume_strategy": "create", "customer_error_reported": false,
-            "customer_error_message": null, "user_provided_experiment_key": false,
+            "tags": self.tags, "resume_strategy": "create", "customer_error_reported": self.crashed.is_some(),
+            "customer_error_message": self.crashed, "user_provided_experiment_key": false,
             "comet_start_sourced": false
         });
         let tmp = self.dir.join(format!("{EXPERIMENT}.tmp"));
@@ -234,6 +237,15 @@ impl Writer {
                 }
                 if let Some(e) = f("endTimeMillis").as_f64() {
                     self.end_time = Some(e as i64);
+                    self.meta_changed = true;
+                }
+                Vec::new()
+            }
+            // The run ended in an error: the SDK keeps it in experiment.json, and the
+            // upload reports it (a report of an error the run survived is not kept).
+            "write/experiment/update-status" => {
+                if f("hasCrashed").as_bool() == Some(true) {
+                    self.crashed = Some(f("error").as_str().unwrap_or("").to_string());
                     self.meta_changed = true;
                 }
                 Vec::new()
@@ -1214,6 +1226,26 @@ mod tests {
         extract(&archive, &out).unwrap();
         assert_eq!(lines(&out).len(), 3);
         assert!(!out.join(LOCK).exists());
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_crashed_run_is_marked_in_experiment_json() {
+        let base = temp();
+        let mut w = Writer::create(&base, "crashed", None, None).unwrap();
+        let status = |crashed: bool, error: &str| {
+            Entry::Rest(RestWrite {
+                endpoint: "write/experiment/update-status".into(),
+                body: json!({"isAlive": false, "error": error, "hasCrashed": crashed}).to_string(),
+            })
+        };
+        record(&mut w, vec![status(false, "a hiccup")]);
+        assert_eq!(read_meta(&w.dir).unwrap()["customer_error_reported"], false);
+        record(&mut w, vec![status(true, "Error: boom")]);
+        let meta = read_meta(&w.dir).unwrap();
+        assert_eq!(meta["customer_error_reported"], true);
+        assert_eq!(meta["customer_error_message"], "Error: boom");
+        assert!(lines(&w.dir).is_empty());
         let _ = fs::remove_dir_all(&base);
     }
 

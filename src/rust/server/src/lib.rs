@@ -33,7 +33,7 @@ mod trust;
 mod util;
 
 pub use lifecycle::{
-    add_fault, recent_requests, set_chaos, set_heartbeat, start, start_with, stop,
+    add_fault, begin_stop, recent_requests, set_chaos, set_heartbeat, start, start_with, stop,
     wait_for_shutdown_signal,
 };
 pub use limits::Limits;

@@ -281,20 +281,51 @@ pub fn wait_for_shutdown_signal() {
     });
 }
 
-/// Stop a server and wait (briefly) until it has let go of its port.
-pub fn stop(id: i32) -> bool {
+/// How long stopping waits for requests in progress to finish and the port to be let go.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Tell server `id` to stop; `None` when there is no such server. The server stops
+/// whether or not anyone waits for it.
+fn signal_stop(id: i32) -> Option<std::sync::mpsc::Receiver<()>> {
     let running = {
-        let Ok(mut all) = SERVERS.lock() else {
-            return false;
-        };
-        match all.iter().position(|(i, _)| *i == id) {
-            Some(pos) => all.remove(pos).1,
-            None => return false,
-        }
+        let mut all = SERVERS.lock().ok()?;
+        let pos = all.iter().position(|(i, _)| *i == id)?;
+        all.remove(pos).1
     };
     let _ = running.shutdown.send(());
-    let _ = running.done.recv_timeout(std::time::Duration::from_secs(5));
-    true
+    Some(running.done)
+}
+
+/// [`stop`] for a caller that waits in its own way (R, in slices that give way to
+/// Ctrl-C): the future ends once the server has let go of its port (`true`), or after
+/// `STOP_WAIT`; it needs a Tokio runtime with timers, and may be dropped at any time.
+pub fn begin_stop(id: i32) -> Option<impl std::future::Future<Output = bool>> {
+    let done = signal_stop(id)?;
+    Some(async move {
+        let deadline = std::time::Instant::now() + STOP_WAIT;
+        loop {
+            match done.try_recv() {
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                _ => return true,
+            }
+        }
+    })
+}
+
+/// Stop a server and wait (at most `STOP_WAIT`) until it has let go of its port.
+pub fn stop(id: i32) -> bool {
+    match signal_stop(id) {
+        Some(done) => {
+            let _ = done.recv_timeout(STOP_WAIT);
+            true
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]

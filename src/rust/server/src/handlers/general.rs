@@ -372,6 +372,12 @@ pub fn metadata(env: &Env, req: &Request) -> Handled {
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false)
     );
+    // The error message the run reported with it, kept beside it.
+    e["error"] = status
+        .as_ref()
+        .and_then(|s| s.get("error"))
+        .cloned()
+        .unwrap_or(Value::Null);
     e["throttle"] = json!(false);
     e["throttleMessage"] = Value::Null;
     e["throttleReasons"] = json!([]);
@@ -415,6 +421,33 @@ mod tests {
         ));
         assert_eq!(meta["running"], true);
         assert_eq!(meta["projectName"], "p");
+    }
+
+    #[test]
+    fn a_run_reported_crashed_shows_so_in_its_metadata() {
+        let f = Fixture::new();
+        let env = f.env();
+        let key = f.experiment();
+        let meta = |env: &Env| {
+            json_of(metadata(
+                env,
+                &get(Api::Rest, "experiment/metadata").with_query("experimentKey", &key),
+            ))
+        };
+        assert_eq!(meta(&env)["hasCrashed"], false);
+        assert_eq!(meta(&env)["error"], Value::Null);
+        let crashed = json!({"experimentKey": key, "isAlive": false,
+                             "error": "Error: boom", "hasCrashed": true});
+        assert!(super::super::experiment::update_status(
+            &env,
+            &post(Api::Rest, "write/experiment/update-status").with_json(&crashed),
+        )
+        .is_ok());
+        let m = meta(&env);
+        assert_eq!(
+            (&m["running"], &m["hasCrashed"], &m["error"]),
+            (&json!(false), &json!(true), &json!("Error: boom"))
+        );
     }
 
     #[test]
