@@ -4,11 +4,13 @@
 #' @useDynLib cometr, .registration = TRUE
 NULL
 
-#' Stream a GET answer to `dest_dir/file_name` through a temporary file.
+#' Stream a GET answer to `dest_dir/file_name` through a temporary file beside it,
+#' renamed into place once complete, so the body is never held in memory.
 #' `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
-#' `endpoint` names the request in errors.
+#' `retry_seconds`: how long to try again while the server is unreachable or answers
+#' a transient status (0: once). `endpoint` names the request in errors.
 #' @noRd
-rust_download <- function(url, endpoint, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1) .Call(wrap__rust_download, url, endpoint, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1)
+rust_download <- function(url, endpoint, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1, retry_seconds) .Call(wrap__rust_download, url, endpoint, api_key, query_names, query_values, dest_dir, file_name, expected_size, expected_sha1, retry_seconds)
 
 #' SHA-1 of a file (hex), streamed.
 #' @noRd
@@ -147,9 +149,10 @@ rust_offline_pack <- function(dir) .Call(wrap__rust_offline_pack, dir)
 #' @noRd
 rust_offline_extract <- function(archive, dest) .Call(wrap__rust_offline_extract, archive, dest)
 
-#' Send the messages of an unpacked archive to experiment `key` (already created).
+#' Send the messages of an unpacked archive to experiment `key` (already created),
+#' at most `sampling_size` points of each metric (0: all).
 #' @noRd
-rust_offline_replay <- function(dir, root, api_key, key, run_id) .Call(wrap__rust_offline_replay, dir, root, api_key, key, run_id)
+rust_offline_replay <- function(dir, root, api_key, key, run_id, sampling_size) .Call(wrap__rust_offline_replay, dir, root, api_key, key, run_id, sampling_size)
 
 #' The spool files left in a folder.
 #' @noRd

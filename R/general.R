@@ -11,10 +11,15 @@
 #' @param response_json If `TRUE`, the answer must be JSON and is parsed into a
 #'   list; if `FALSE`, it is parsed by its content type (JSON to a list, text to a
 #'   string, anything else to a raw vector).
-#' @param local_file_path For `/experiment/asset/get-asset`: a file to write the
-#'   downloaded content to. The file must not exist yet.
+#' @param local_file_path A file to write the answer to (by GET), such as an
+#'   asset from `/experiment/asset/get-asset`. The file must not exist yet; its
+#'   folder must. The answer is streamed to disk, never held in memory whole, and
+#'   the file appears only once complete. The response is then returned with
+#'   `content` holding the file's path.
 #' @param api_key Comet API key (defaults to the `COMET_API_KEY` configuration).
-#' @return The parsed answer (see `parse_response` and `response_json`).
+#' @return The parsed answer (see `parse_response` and `response_json`); with
+#'   `local_file_path`, the response as with `parse_response = FALSE`, its
+#'   `content` the path of the written file.
 #' @examples
 #' srv <- local_server()
 #' call_api("/workspaces")
@@ -49,29 +54,41 @@ call_api <- function(endpoint, method = c("GET", "POST"), params = list(),
       cometr_abort(sprintf("Path exists and overwrite is not TRUE: %s", local_file_path),
                    "cometr_input_error", argument = "local_file_path")
     }
+    if (!nzchar(local_file_path) || !dir.exists(dirname(local_file_path)) ||
+        basename(local_file_path) %in% c("", ".", "..")) {
+      cometr_abort(sprintf("Cannot write to %s", show_value(local_file_path)),
+                   "cometr_input_error", argument = "local_file_path")
+    }
+    if (!is.null(file)) abort_input("local_file_path", "cannot be used with an upload")
+    return(download_to_file(endpoint, method, params, api_key, local_file_path))
   }
   if (method == "POST" && length(params) > 0L && !(endpoint %in% multipart_endpoints) &&
       (is.null(names(params)) || any(!nzchar(names(params))))) {
     abort_input("params", "must be a named list")
   }
   # Any call can read what this process logged: send that first.
-  # An answer saved to `local_file_path` is a download: no deadline and no size bound.
-  download <- !is.null(local_file_path)
   res <- comet_http(endpoint, method, params, api_key, file = file, form = form, arg = "params",
-                    read = TRUE, limit = if (download) 0, max_answer = if (download) 0 else answer_cap())
-  if (!is.null(local_file_path)) {
-    written <- tryCatch({
-      writeBin(res$body, local_file_path)
-      TRUE
-    }, error = function(e) FALSE, warning = function(w) FALSE)
-    if (!written) {
-      cometr_abort(sprintf("Cannot write to %s", show_value(local_file_path)),
-                   "cometr_input_error", argument = "local_file_path")
-    }
-    return(invisible(as_comet_response(res, endpoint)))
-  }
+                    read = TRUE)
   if (!parse_response) return(as_comet_response(res, endpoint))
   if (response_json) parse_json_body(res, endpoint) else parse_by_type(res, endpoint)
+}
+
+# call_api(local_file_path = ): the answer is streamed to a temporary file beside the
+# target and renamed into place once complete, as cometr 0.4.0 streamed it to disk, so
+# an asset of any size never sits in memory (and has no size bound or deadline). An
+# error answer writes nothing. Like 0.4.0's, the download is a GET whatever `method`
+# says. Returns the response, with `content` the file's path.
+download_to_file <- function(endpoint, method, params, api_key, path) {
+  key <- api_key_value(api_key)
+  send_queued(read_key(params))
+  q <- encode_query(params, "params")
+  apply_tls_setting()
+  log_message("DEBUG", "Download from API endpoint ", endpoint)
+  res <- rust_result(rust_download(rest_url(endpoint), endpoint, key, q$names, q$values,
+                                   normalizePath(dirname(path), mustWork = TRUE), basename(path),
+                                   -1, NULL, retry_budget()))
+  res$body <- res$path
+  as_comet_response(res, endpoint)
 }
 
 encode_metadata <- function(metadata) {

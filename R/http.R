@@ -218,7 +218,11 @@ as_comet_response <- function(res, url) {
 
 #' @export
 print.cometr_response <- function(x, ...) {
-  cat(sprintf("<cometr response> %s\n  Status: %d\n  Content-Type: %s\n  Size: %d B\n",
-              x$url, x$status_code, x$content_type, length(x$content)))
+  # A download's content is the path of the file it was written to.
+  saved <- is.character(x$content)
+  size <- if (saved) file.size(x$content) else length(x$content)
+  cat(sprintf("<cometr response> %s\n  Status: %d\n  Content-Type: %s\n  Size: %.0f B\n",
+              x$url, x$status_code, x$content_type, size))
+  if (saved) cat(sprintf("  Saved to: %s\n", x$content))
   invisible(x)
 }

@@ -677,8 +677,10 @@ sha1_file <- function(path) rust_result(rust_sha1_file(path))
 sha256_file <- function(path) rust_result(rust_sha256_file(path))
 
 # Stream a GET answer to `root/file_name` (through a temporary file beside it).
+# `retry`: seconds to try again while the server is unreachable or answers a transient
+# status (0: once).
 transfer_download <- function(endpoint, params, root, file_name, expected_size = NULL,
-                              expected_sha1 = NULL, api_key = NULL) {
+                              expected_sha1 = NULL, api_key = NULL, retry = 0) {
   key <- api_key_value(api_key)
   q <- encode_query(params)
   size <- if (length(expected_size) == 1L && !is.na(expected_size) && expected_size >= 0) {
@@ -688,7 +690,7 @@ transfer_download <- function(endpoint, params, root, file_name, expected_size =
   }
   log_message("DEBUG", "Download from API endpoint ", endpoint)
   rust_result(rust_download(rest_url(endpoint), endpoint, key, q$names, q$values, root,
-                            file_name, size, expected_sha1))
+                            file_name, size, expected_sha1, retry))
 }
 
 # One file of an artifact version to `root/file_name`, following the overwrite strategy.

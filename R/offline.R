@@ -26,6 +26,22 @@ offline_fallback <- function() {
   !(toupper(as.character(v)) %in% c("FALSE", "F", "0", "NO", "OFF"))
 }
 
+# How many points of each metric upload_offline() sends, as Comet's offline uploads
+# sample them (comet_ml's `comet.offline_sampling_size`): option
+# `cometr.offline_sampling_size`, else COMET_OFFLINE_SAMPLING_SIZE, else 15000. At least
+# 4, since the first, last, smallest and largest points are always kept.
+offline_sampling_size <- function() {
+  v <- getOption("cometr.offline_sampling_size") %||%
+    config_value("COMET_OFFLINE_SAMPLING_SIZE", quiet = TRUE) %||% 15000
+  n <- suppressWarnings(as.numeric(v))
+  if (length(n) != 1L || is.na(n) || n < 4 || n != trunc(n) || n > 2^31) {
+    cometr_abort(sprintf(
+      "The offline sampling size (option cometr.offline_sampling_size or COMET_OFFLINE_SAMPLING_SIZE) must be a whole number of at least 4, not %s.",
+      show_value(v)), "cometr_config_error", key = "COMET_OFFLINE_SAMPLING_SIZE")
+  }
+  n
+}
+
 offline_abort <- function(message, ...) {
   cometr_abort(message, "cometr_offline_error", ...)
 }
@@ -130,6 +146,15 @@ offline_closed <- function(offline, res) {
 #' Artifacts logged offline are stored in the archive as well, and logged when
 #' it is uploaded with `upload_offline()` (`comet upload` ignores them).
 #'
+#' As Comet's own offline uploads do, at most 15,000 points of each metric are
+#' sent: the archive keeps every point, and a metric with more is sampled as it
+#' is uploaded, always keeping its first, last, smallest and largest points and
+#' a uniform sample of the others (the same points each time the same archive
+#' is uploaded); the points are sent in step order. A message names each metric
+#' sampled. `options(cometr.offline_sampling_size = n)` or the configuration
+#' `COMET_OFFLINE_SAMPLING_SIZE` (Comet's SDK reads the same variable) changes
+#' the number; it must be at least 4.
+#'
 #' @param path An archive (`.zip`), a run folder, or a folder holding archives
 #'   and run folders. Defaults to the offline directory.
 #' @param api_key Comet API key (defaults to the `COMET_API_KEY` configuration).
@@ -158,7 +183,9 @@ upload_offline <- function(path = NULL, api_key = NULL) {
     message("No offline experiments in ", path)
     return(invisible(structure(character(), names = character())))
   }
-  urls <- vapply(archives, upload_one_archive, character(1), api_key = key)
+  # Checked before anything is sent, so a bad setting leaves no half-made experiment.
+  sampling <- offline_sampling_size()
+  urls <- vapply(archives, upload_one_archive, character(1), api_key = key, sampling = sampling)
   names(urls) <- archives
   for (u in urls) cat(u, "\n", sep = "")
   invisible(urls)
@@ -198,7 +225,7 @@ read_json_file <- function(p) {
                        simplifyVector = FALSE)
 }
 
-upload_one_archive <- function(archive, api_key) {
+upload_one_archive <- function(archive, api_key, sampling = offline_sampling_size()) {
   dir <- tempfile("cometr-offline-")
   on.exit(unlink(dir, recursive = TRUE), add = TRUE)
   rust_result(rust_offline_extract(archive, dir))
@@ -237,12 +264,18 @@ upload_one_archive <- function(archive, api_key) {
                          api_key)
   }
   status(TRUE)
-  sent <- rust_result(rust_offline_replay(dir, url_root(), api_key, key, run$runId %||% ""))
+  sent <- rust_result(rust_offline_replay(dir, url_root(), api_key, key, run$runId %||% "",
+                                          sampling))
   message(sprintf(
     "Sent %s: %s, %s, %s, %s, %s",
     n_of(sent$messages, "message"), n_of(sent$metrics, "metric value"),
     n_of(sent$parameters, "parameter"), n_of(sent$output, "output line"),
     n_of(sent$writes, "other write"), n_of(sent$uploads, "file")))
+  for (i in seq_along(sent$sampled_names)) {
+    message(sprintf("Metric '%s' has %s in the archive; %s sent (offline sampling size).",
+                    sent$sampled_names[[i]], n_of(sent$sampled_seen[[i]], "point"),
+                    n_of(sent$sampled_kept[[i]], "was", "were")))
+  }
   for (p in sent$problems) cometr_warn(p, "cometr_delivery_warning")
   artifacts <- file.path(dir, artifacts_file)
   if (file.exists(artifacts)) upload_offline_artifacts(artifacts, dir, key, api_key)

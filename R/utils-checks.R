@@ -195,7 +195,9 @@ check_labels <- function(x, arg) {
   ok <- (is.character(x) && !anyNA(x)) ||
     (is.list(x) && all(vapply(x, is_single_string, logical(1))))
   if (!ok) {
-    cometr_abort(sprintf("%s is not a list of strings: %s", arg, show_value(x)),
+    # Neither a list nor a character vector: cometr 0.4.0's words, which scripts may match.
+    what <- if (is.list(x) || is.character(x)) "a list of strings" else "a list"
+    cometr_abort(sprintf("%s is not %s: %s", arg, what, show_value(x)),
                  "cometr_input_error", argument = arg)
   }
   as.list(unique(as.character(unlist(x, use.names = FALSE))))

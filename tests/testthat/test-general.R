@@ -97,3 +97,68 @@ test_that("call_api() reaches any endpoint and parses by request", {
   expect_error(call_api("/workspaces", method = "PUT"), "should be one of")
   expect_error(call_api("workspaces"), class = "cometr_input_error")
 })
+
+test_that("call_api(local_file_path = ) streams the answer to disk, never into memory", {
+  srv <- local_test_server()
+  exp <- new_test_experiment()
+  dir <- withr::local_tempdir()
+  # 120 MiB of varied bytes, written a MiB at a time so this process holds little of it.
+  big <- file.path(dir, "big.bin")
+  con <- file(big, "wb")
+  set.seed(11)
+  chunk <- as.raw(sample(0:255, 2^20, replace = TRUE))
+  for (i in seq_len(120)) writeBin(xor(chunk, as.raw(i)), con)
+  close(con)
+  exp$upload_asset(big)
+  id <- exp$get_asset_list()$assets[[1]]$assetId
+  out <- file.path(dir, "out", "copy.bin")
+  dir.create(dirname(out))
+
+  # In a fresh process, so its peak resident memory measures the download alone.
+  res <- run_rscript(c(
+    "library(cometr)",
+    "hwm <- function() as.numeric(sub('[^0-9]*([0-9]+).*', '\\\\1', grep('^VmHWM', readLines('/proc/self/status'), value = TRUE))) / 1024",
+    "invisible(call_api('/workspaces'))",
+    "before <- hwm(); invisible(gc(reset = TRUE))",
+    sprintf("r <- withVisible(call_api('/experiment/asset/get-asset', params = list(experimentKey = '%s', assetId = '%s'), local_file_path = '%s'))",
+            exp$get_key(), id, out),
+    "g <- gc()",
+    "cat('visible', r$visible, '\\n')",
+    "cat('content', r$value$content, '\\n')",
+    "cat('grown_mb', hwm() - before, '\\n')",
+    "cat('r_max_mb', sum(g[, ncol(g)]), '\\n')"
+  ))
+  expect_identical(res$status, 0L, info = paste(res$stderr, collapse = "\n"))
+  field <- function(name) sub(paste0("^", name, " +"), "", grep(paste0("^", name, " "), res$stdout, value = TRUE))
+  # Returned visibly, as 0.4.0 returned its response; the content names the file.
+  expect_identical(trimws(field("visible")), "TRUE")
+  expect_identical(normalizePath(trimws(field("content"))), normalizePath(out))
+  # Neither the process nor R's heap held the 120 MiB body.
+  expect_lt(as.numeric(field("grown_mb")), 40)
+  expect_lt(as.numeric(field("r_max_mb")), 60)
+  expect_identical(unname(tools::md5sum(out)), unname(tools::md5sum(big)))
+  # Only the file: the temporary part it was written to is gone.
+  expect_identical(list.files(dirname(out), all.files = TRUE, no.. = TRUE), "copy.bin")
+
+  # An error answer writes nothing; an existing file or a missing folder is refused.
+  bad <- file.path(dir, "bad.bin")
+  expect_error(call_api("/experiment/asset/get-asset",
+                        params = list(experimentKey = exp$get_key(), assetId = "nope"),
+                        local_file_path = bad), class = "cometr_http_error")
+  expect_false(file.exists(bad))
+  expect_error(call_api("/experiment/asset/get-asset",
+                        params = list(experimentKey = exp$get_key(), assetId = id),
+                        local_file_path = out), "Path exists", class = "cometr_input_error")
+  expect_error(call_api("/experiment/asset/get-asset",
+                        params = list(experimentKey = exp$get_key(), assetId = id),
+                        local_file_path = file.path(dir, "no", "such", "f")),
+               "Cannot write to", class = "cometr_input_error")
+  expect_identical(list.files(dir, all.files = TRUE, no.. = TRUE), c("big.bin", "out"))
+  # Transient failures are retried, as for every other call.
+  srv$inject_fault("experiment/asset/get-asset", 503L, times = 1L)
+  again <- file.path(dir, "again.bin")
+  r <- call_api("/experiment/asset/get-asset",
+                params = list(experimentKey = exp$get_key(), assetId = id), local_file_path = again)
+  expect_identical(unname(tools::md5sum(again)), unname(tools::md5sum(big)))
+  expect_output(print(r), "Saved to: .*again.bin")
+})

@@ -373,3 +373,32 @@ test_that("Experiment$log_artifact and $get_artifact go through the same flow", 
   suppressMessages(got$download(out))
   expect_identical(readLines(file.path(out, "x.txt")), "through the experiment")
 })
+
+test_that("artifact progress lines are messages: standard output stays the script's", {
+  srv <- local_test_server()
+  key <- new_experiment()
+  f <- withr::local_tempfile(lines = "x")
+  a <- create_artifact("progress", "dataset")
+  a$add(f, logical_path = "f.txt")
+  msgs <- character()
+  out <- capture.output(msgs <- capture_messages(
+    logged <- cometr:::artifact_log(key, a, NULL)
+  ))
+  expect_identical(out, character())
+  expect_match(msgs, "Artifact 'local/progress:1.0.0' uploading started", all = FALSE)
+  expect_match(msgs, "has been successfully uploaded", all = FALSE)
+  dest <- withr::local_tempdir()
+  out <- capture.output(msgs <- capture_messages(logged$download(dest)))
+  expect_identical(out, character())
+  expect_match(msgs, "Downloading 1 asset of the Artifact 'local/progress:1.0.0'", all = FALSE)
+  out <- capture.output(msgs <- capture_messages(
+    cometr:::artifact_log(key, create_artifact("none", "t"), NULL)
+  ))
+  expect_identical(out, character())
+  expect_match(msgs, "Artifact created without adding any assets, was this the intent?", all = FALSE)
+  # 0.4.0's words for a wrong type, which scripts may match.
+  expect_error(create_artifact("n", "t", aliases = 34), "aliases is not a list: 34", fixed = TRUE,
+               class = "cometr_input_error")
+  expect_error(create_artifact("n", "t", metadata = 34), "Invalid metadata, expecting list: 34",
+               fixed = TRUE, class = "cometr_input_error")
+})

@@ -386,3 +386,73 @@ test_that("a crafted archive uploads none but its own files", {
   expect_identical(cometr:::archive_file(unpacked, "messages.json"),
                    normalizePath(file.path(unpacked, "messages.json")))
 })
+
+test_that("upload_offline() samples each metric to 15,000 points, as Comet's offline uploads do", {
+  cache <- real_cache()
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  withr::with_envvar(c(COMET_OFFLINE = "TRUE", COMET_OFFLINE_DIRECTORY = dir), {
+    exp <- suppressMessages(create_experiment(log_code = FALSE, log_system_details = FALSE,
+                                              log_output = FALSE, keep_active = FALSE))
+    for (i in 1:20000) {
+      # The smallest and largest values sit mid-run, where only the sampler's rule keeps them.
+      exp$log_metric("loss", if (i == 7000) -1 else if (i == 9000) 1e6 else i %% 100, step = i)
+    }
+    exp$log_metric("acc", 0.5, step = 1)
+    suppressMessages(exp$stop())
+  })
+  key <- exp$get_key()
+  archive <- file.path(dir, paste0(key, ".zip"))
+  # The archive keeps every point, as comet_ml's offline archives do: sampling is the upload's.
+  con <- unz(archive, "messages.json")
+  lines <- readLines(con)
+  close(con)
+  expect_identical(sum(grepl('"type":"metric_msg"', lines, fixed = TRUE)), 20001L)
+
+  msgs <- capture_messages(capture.output(upload_offline(archive)))
+  expect_match(msgs, "Metric 'loss' has 20000 points in the archive; 15000 were sent", all = FALSE)
+  expect_false(any(grepl("Metric 'acc'", msgs)))
+  points <- get_experiment(key)$get_metric("loss")$metrics
+  steps <- vapply(points, function(p) as.numeric(p$step), 0)
+  values <- vapply(points, function(p) as.numeric(p$metricValue), 0)
+  expect_length(points, 15000)
+  expect_false(anyDuplicated(steps) > 0)
+  # First, last, smallest and largest are always kept.
+  expect_true(all(c(1, 20000, 7000, 9000) %in% steps))
+  expect_identical(range(values), c(-1, 1e6))
+  expect_length(get_experiment(key)$get_metric("acc")$metrics, 1)
+
+  # Comet's own `comet upload` of the same archive sends the same number of points.
+  srv2 <- local_server(activate = FALSE)
+  on.exit(srv2$stop(), add = TRUE)
+  res <- python_sdk("comet-upload.py", archive, cache,
+                    env = c(COMET_URL_OVERRIDE = srv2$url, COMET_API_KEY = "local-api-key"))
+  expect_identical(res$status, 0L, label = paste(res$out, collapse = "\n"))
+  withr::with_envvar(c(COMET_URL_OVERRIDE = srv2$url), {
+    theirs <- get_experiment(key)$get_metric("loss")$metrics
+  })
+  expect_length(theirs, 15000)
+  expect_true(all(c(1, 20000, 7000, 9000) %in% vapply(theirs, function(p) as.numeric(p$step), 0)))
+})
+
+test_that("the offline sampling size is an option, at least 4", {
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  withr::with_envvar(c(COMET_OFFLINE = "TRUE", COMET_OFFLINE_DIRECTORY = dir), {
+    exp <- suppressMessages(create_experiment(log_code = FALSE, log_system_details = FALSE,
+                                              log_output = FALSE, keep_active = FALSE))
+    for (i in 1:50) exp$log_metric("m", i, step = i)
+    suppressMessages(exp$stop())
+  })
+  archive <- file.path(dir, paste0(exp$get_key(), ".zip"))
+  withr::local_options(cometr.offline_sampling_size = 3)
+  expect_error(upload_offline(archive), "at least 4", class = "cometr_config_error")
+  withr::local_options(cometr.offline_sampling_size = NULL)
+  withr::local_envvar(COMET_OFFLINE_SAMPLING_SIZE = "10")
+  expect_message(capture.output(upload_offline(archive)), "50 points in the archive; 10 were sent")
+  steps <- vapply(get_experiment(exp$get_key())$get_metric("m")$metrics,
+                  function(p) as.numeric(p$step), 0)
+  expect_length(steps, 10)
+  expect_identical(steps[c(1, 10)], c(1, 50))
+  expect_false(is.unsorted(steps))
+})

@@ -3,14 +3,16 @@
 
 use extendr_api::prelude::*;
 
-use crate::convert::pairs;
+use crate::convert::{pairs, seconds};
 use crate::http::status_error;
 use crate::result::{error, ok, to_r, Kind};
 use cometr_core::transfer;
 
-/// Stream a GET answer to `dest_dir/file_name` through a temporary file.
+/// Stream a GET answer to `dest_dir/file_name` through a temporary file beside it,
+/// renamed into place once complete, so the body is never held in memory.
 /// `expected_size < 0` means unknown; `expected_sha1 = NULL` means unchecked.
-/// `endpoint` names the request in errors.
+/// `retry_seconds`: how long to try again while the server is unreachable or answers
+/// a transient status (0: once). `endpoint` names the request in errors.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -24,6 +26,7 @@ fn rust_download(
     file_name: &str,
     expected_size: f64,
     expected_sha1: Nullable<String>,
+    retry_seconds: f64,
 ) -> Robj {
     let d = transfer::Download {
         url: url.to_string(),
@@ -35,9 +38,18 @@ fn rust_download(
             .then_some(expected_size as u64),
         expected_sha1: expected_sha1.into_option(),
     };
-    let r = match transfer::download_blocking(&d) {
+    let r = match transfer::download_blocking(&d, seconds(retry_seconds)) {
         Ok(o) if (200..300).contains(&o.status) => {
-            Ok(list!(path = o.path, size = o.size as f64, sha1 = o.sha1))
+            let (hn, hv): (Vec<String>, Vec<String>) = o.headers.into_iter().unzip();
+            Ok(list!(
+                path = o.path,
+                size = o.size as f64,
+                sha1 = o.sha1,
+                status = o.status as i32,
+                content_type = o.content_type,
+                header_names = hn,
+                header_values = hv
+            ))
         }
         Ok(o) => Err(status_error(
             o.status,
@@ -49,6 +61,11 @@ fn rust_download(
         Err(transfer::DownloadFailure::Input(m)) => Err(error(
             Kind::Input,
             format!("Cannot download '{file_name}': {m}"),
+        )
+        .with("endpoint", endpoint)),
+        Err(transfer::DownloadFailure::Unreachable(m)) => Err(error(
+            Kind::Connection,
+            format!("Error calling Comet API: {m}"),
         )
         .with("endpoint", endpoint)),
         Err(transfer::DownloadFailure::Transfer(m)) => Err(error(

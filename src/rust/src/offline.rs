@@ -63,16 +63,29 @@ fn rust_offline_extract(archive: &str, dest: &str) -> Robj {
     }
 }
 
-/// Send the messages of an unpacked archive to experiment `key` (already created).
+/// Send the messages of an unpacked archive to experiment `key` (already created),
+/// at most `sampling_size` points of each metric (0: all).
 /// @noRd
 #[extendr]
-fn rust_offline_replay(dir: &str, root: &str, api_key: &str, key: &str, run_id: &str) -> Robj {
+fn rust_offline_replay(
+    dir: &str,
+    root: &str,
+    api_key: &str,
+    key: &str,
+    run_id: &str,
+    sampling_size: f64,
+) -> Robj {
     logging::register_secret(api_key);
     let t = offline::Target {
         root: root.trim_end_matches('/').to_string(),
         api_key: api_key.to_string(),
         key: key.to_string(),
         run_id: run_id.to_string(),
+        sampling_size: if sampling_size.is_finite() && sampling_size > 0.0 {
+            sampling_size as usize
+        } else {
+            0
+        },
     };
     let s = offline::replay(std::path::Path::new(dir), &t);
     ok(list!(
@@ -82,6 +95,9 @@ fn rust_offline_replay(dir: &str, root: &str, api_key: &str, key: &str, run_id: 
         output = s.output as f64,
         writes = s.writes as f64,
         uploads = s.uploads as f64,
+        sampled_names = s.sampled.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+        sampled_seen = s.sampled.iter().map(|x| x.1 as f64).collect::<Vec<_>>(),
+        sampled_kept = s.sampled.iter().map(|x| x.2 as f64).collect::<Vec<_>>(),
         problems = s
             .problems
             .iter()

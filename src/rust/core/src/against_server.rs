@@ -245,6 +245,7 @@ fn an_offline_run_replays_into_the_server() {
         api_key: KEY.into(),
         key: key.clone(),
         run_id: String::new(),
+        sampling_size: 15_000,
     };
     let sent = crate::offline::replay(&unpacked, &target);
     assert!(sent.problems.is_empty(), "{:?}", sent.problems);

@@ -414,11 +414,7 @@ pub async fn send(req: &Request) -> Result<Response, Failure> {
     let resp = start(req).await?;
     let status = resp.status().as_u16();
     let content_type = content_type(&resp);
-    let headers = resp
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_string())))
-        .collect();
+    let headers = header_pairs(&resp);
     let body = read_body(resp, req).await?;
     let _ = logging::write(
         Level::Debug,
@@ -461,6 +457,14 @@ async fn read_body(mut resp: reqwest::Response, req: &Request) -> Result<Vec<u8>
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The answer's headers whose values are text, as name/value pairs.
+pub fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {
+    resp.headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_string())))
+        .collect()
 }
 
 /// The answer's media type, or "" when it has none.

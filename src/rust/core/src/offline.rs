@@ -721,6 +721,8 @@ pub struct Target {
     pub api_key: String,
     pub key: String,
     pub run_id: String,
+    /// At most this many points of each metric are sent (`Sampler`); 0: all of them.
+    pub sampling_size: usize,
 }
 
 #[derive(Default, Debug)]
@@ -732,6 +734,175 @@ pub struct Summary {
     pub writes: usize,
     pub uploads: usize,
     pub problems: Vec<String>,
+    /// The metrics sampled down: name, points in the archive, points sent.
+    pub sampled: Vec<(String, usize, usize)>,
+}
+
+/// Comet's offline sampling (`comet_ml`'s `MetricsSampler`, option
+/// `comet.offline_sampling_size`, 15,000 by default): an offline run may hold millions
+/// of points, and Comet's upload keeps at most that many of each metric name. The
+/// first, last, smallest and largest point of each metric always stay; the others are
+/// a uniform reservoir sample of the rest. The kept points are sent in step order (or
+/// in order of time when some point has no step), after every other message.
+///
+/// Unlike `comet_ml`, whose reservoir draws from Python's global random state, the
+/// draws here are seeded by the experiment key: uploading the same archive again (or
+/// resuming an interrupted upload) picks the same points, so the batch identities stay
+/// the same and the local server stores them once.
+pub struct Sampler {
+    size: usize,
+    rng: u64,
+    metrics: Vec<MetricSample>,
+    index: std::collections::HashMap<String, usize>,
+    all_have_steps: bool,
+}
+
+struct MetricSample {
+    name: String,
+    seen: usize,
+    reservoir: Vec<Value>,
+    reservoir_seen: usize,
+    first: Option<Value>,
+    last: Option<Value>,
+    min: Option<Value>,
+    max: Option<Value>,
+}
+
+impl Sampler {
+    /// `size` below 4 cannot keep first, last, smallest and largest; the caller checks.
+    pub fn new(size: usize, seed: &str) -> Sampler {
+        // FNV-1a of the seed, never zero (xorshift's fixed point).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in seed.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        Sampler {
+            size: size.max(4),
+            rng: h | 1,
+            metrics: Vec::new(),
+            index: std::collections::HashMap::new(),
+            all_have_steps: true,
+        }
+    }
+
+    /// A uniform number in `0..n` (xorshift64*; the modulo bias is negligible here).
+    fn below(&mut self, n: usize) -> usize {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+    }
+
+    /// One point, as sent in a batch (`metricName`, `metricValue`, `step`, ...).
+    pub fn add(&mut self, point: Value) {
+        let name = point["metricName"].as_str().unwrap_or("").to_string();
+        self.all_have_steps = self.all_have_steps && !point["step"].is_null();
+        let at = match self.index.get(&name) {
+            Some(&i) => i,
+            None => {
+                self.metrics.push(MetricSample {
+                    name: name.clone(),
+                    seen: 0,
+                    reservoir: Vec::new(),
+                    reservoir_seen: 0,
+                    first: None,
+                    last: None,
+                    min: None,
+                    max: None,
+                });
+                self.index.insert(name, self.metrics.len() - 1);
+                self.metrics.len() - 1
+            }
+        };
+        self.metrics[at].seen += 1;
+        // The pipeline of comet_ml: each stage keeps a point and passes another on.
+        let m = &mut self.metrics[at];
+        let Some(point) = keep_first(&mut m.first, point) else {
+            return;
+        };
+        let Some(point) = m.last.replace(point) else {
+            return;
+        };
+        let Some(point) = keep_extreme(&mut m.min, point, |new, old| new < old) else {
+            return;
+        };
+        let Some(point) = keep_extreme(&mut m.max, point, |new, old| new > old) else {
+            return;
+        };
+        let room = self.size - 4;
+        let seen = self.metrics[at].reservoir_seen;
+        self.metrics[at].reservoir_seen += 1;
+        if self.metrics[at].reservoir.len() < room {
+            self.metrics[at].reservoir.push(point);
+        } else {
+            let i = self.below(seen + 1);
+            if i < room {
+                self.metrics[at].reservoir[i] = point;
+            }
+        }
+    }
+
+    /// The kept points of every metric, in step (or time) order, and the metrics that
+    /// lost points: name, points seen, points kept.
+    pub fn finish(self) -> (Vec<Value>, Vec<(String, usize, usize)>) {
+        let mut out = Vec::new();
+        let mut sampled = Vec::new();
+        for m in self.metrics {
+            let before = out.len();
+            out.extend(m.reservoir);
+            out.extend([m.first, m.last, m.min, m.max].into_iter().flatten());
+            let kept = out.len() - before;
+            if kept < m.seen {
+                sampled.push((m.name, m.seen, kept));
+            }
+        }
+        let key = if self.all_have_steps {
+            "step"
+        } else {
+            "timestamp"
+        };
+        // Stable, as Python's sort: equal keys keep their order.
+        out.sort_by(|a, b| {
+            let (x, y) = (a[key].as_f64(), b[key].as_f64());
+            x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+        });
+        (out, sampled)
+    }
+}
+
+fn keep_first(slot: &mut Option<Value>, point: Value) -> Option<Value> {
+    if slot.is_none() {
+        *slot = Some(point);
+        return None;
+    }
+    Some(point)
+}
+
+/// Keep the point with the smallest (or largest) numeric value, passing the other on.
+/// A value that is not a number passes through, as in comet_ml.
+fn keep_extreme(
+    slot: &mut Option<Value>,
+    point: Value,
+    better: fn(f64, f64) -> bool,
+) -> Option<Value> {
+    let Some(v) = point["metricValue"].as_f64() else {
+        return Some(point);
+    };
+    match slot {
+        None => {
+            *slot = Some(point);
+            None
+        }
+        Some(old) => {
+            let old_v = old["metricValue"].as_f64().unwrap_or(f64::NAN);
+            if better(v, old_v) {
+                slot.replace(point)
+            } else {
+                Some(point)
+            }
+        }
+    }
 }
 
 const CHUNK: usize = 1000;
@@ -926,6 +1097,7 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
         // A run killed before it logged anything has no messages: nothing to send.
         Err(_) => return s,
     };
+    let mut sampler = (t.sampling_size > 0).then(|| Sampler::new(t.sampling_size.max(4), &t.key));
     let mut metrics = Vec::new();
     let mut params = Vec::new();
     let mut output = Vec::new();
@@ -959,7 +1131,11 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
                         "offset": offset,
                     }),
                 ));
-                if metrics.len() >= CHUNK {
+                if let Some(sampler) = sampler.as_mut() {
+                    if let Some((_, p)) = metrics.pop() {
+                        sampler.add(p);
+                    }
+                } else if metrics.len() >= CHUNK {
                     s.metrics += t.batch(
                         "batch/logger/experiment/metric",
                         "values",
@@ -1089,6 +1265,15 @@ pub fn replay(dir: &Path, t: &Target) -> Summary {
                 "message type '{other}' (line {offset}) is not supported; skipped"
             )),
         }
+    }
+    if let Some(sampler) = sampler {
+        let (kept, sampled) = sampler.finish();
+        // Each kept point still names the line it came from, for the batch identity.
+        metrics = kept
+            .into_iter()
+            .map(|v| (v["offset"].as_i64().unwrap_or(0), v))
+            .collect();
+        s.sampled = sampled;
     }
     s.metrics += t.batch(
         "batch/logger/experiment/metric",
@@ -1337,6 +1522,71 @@ mod tests {
             assert!(Writer::create(&dir, key, None, None).is_err(), "{key}");
         }
         assert!(!base.exists());
+    }
+
+    fn point(name: &str, value: f64, step: Option<i64>, ts: i64) -> Value {
+        json!({"metricName": name, "metricValue": value, "step": step, "timestamp": ts})
+    }
+
+    #[test]
+    fn samples_each_metric_as_comet_does() {
+        let mut s = Sampler::new(15_000, "abc");
+        for i in 1..=20_000i64 {
+            // The extremes sit in the middle, where only the pipeline can keep them.
+            let v = match i {
+                7_000 => -5.0,
+                9_000 => 99_999.0,
+                _ => (i % 100) as f64,
+            };
+            s.add(point("loss", v, Some(i), i));
+        }
+        for i in 1..=10i64 {
+            s.add(point("acc", i as f64, Some(i), i));
+        }
+        let (kept, sampled) = s.finish();
+        assert_eq!(kept.len(), 15_010);
+        assert_eq!(sampled, vec![("loss".to_string(), 20_000, 15_000)]);
+        let steps = |name: &str| -> Vec<i64> {
+            kept.iter()
+                .filter(|p| p["metricName"] == name)
+                .map(|p| p["step"].as_i64().unwrap())
+                .collect()
+        };
+        let loss = steps("loss");
+        assert_eq!(loss.len(), 15_000);
+        assert_eq!(loss.first(), Some(&1));
+        assert_eq!(loss.last(), Some(&20_000));
+        assert!(loss.contains(&7_000) && loss.contains(&9_000));
+        assert!(
+            loss.windows(2).all(|w| w[0] < w[1]),
+            "in step order, each once"
+        );
+        assert_eq!(steps("acc"), (1..=10).collect::<Vec<_>>());
+        // The same archive samples the same points.
+        let again = |seed: &str| {
+            let mut s = Sampler::new(100, seed);
+            for i in 1..=1000i64 {
+                s.add(point("x", i as f64, Some(i), i));
+            }
+            s.finish().0
+        };
+        assert_eq!(again("k1"), again("k1"));
+        assert_ne!(again("k1"), again("k2"));
+    }
+
+    #[test]
+    fn sampling_orders_by_time_without_steps_and_passes_text() {
+        let mut s = Sampler::new(5, "k");
+        s.add(point("a", 1.0, Some(2), 20));
+        s.add(json!({"metricName": "a", "metricValue": "NaN", "step": null, "timestamp": 5}));
+        s.add(point("a", 3.0, Some(1), 30));
+        let (kept, sampled) = s.finish();
+        assert!(sampled.is_empty());
+        let ts: Vec<i64> = kept
+            .iter()
+            .map(|p| p["timestamp"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ts, vec![5, 20, 30]);
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub fn backoff_with(attempt: u32, unit: f64) -> Duration {
 }
 
 /// A uniform random number in [0, 1) for the jitter, without touching R's RNG.
-fn random_unit() -> f64 {
+pub fn random_unit() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
 

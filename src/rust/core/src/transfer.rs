@@ -12,6 +12,7 @@ use sha1::Digest;
 
 use crate::http::{self, Failure};
 use crate::logging::{self, Level};
+use crate::retry;
 
 const CHUNK: usize = 1024 * 1024;
 
@@ -100,13 +101,17 @@ pub struct Outcome {
     pub path: String,
     pub size: u64,
     pub sha1: String,
+    /// The answer's headers, as `call_api()` returns them.
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
 pub enum DownloadFailure {
     /// An unusable destination or logical path; nothing was written.
     Input(String),
-    /// The connection failed, or the bytes were incomplete or wrong.
+    /// No answer: the connection failed before the server answered; nothing was written.
+    Unreachable(String),
+    /// The connection broke mid-body, or the bytes were incomplete or wrong.
     Transfer(String),
 }
 
@@ -114,7 +119,8 @@ impl From<Failure> for DownloadFailure {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Input(m) => DownloadFailure::Input(m),
-            Failure::Transport(m) | Failure::TooLarge(m) => DownloadFailure::Transfer(m),
+            Failure::Transport(m) => DownloadFailure::Unreachable(m),
+            Failure::TooLarge(m) => DownloadFailure::Transfer(m),
         }
     }
 }
@@ -191,6 +197,7 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
     let mut resp = http::start(&req).await?;
     let status = resp.status().as_u16();
     let content_type = http::content_type(&resp);
+    let headers = http::header_pairs(&resp);
     if !(200..300).contains(&status) {
         // Error answers are small; keep at most 1 MiB of them for the message.
         let mut body = Vec::new();
@@ -207,6 +214,7 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
             status,
             content_type,
             error_body: body,
+            headers,
             ..Default::default()
         });
     }
@@ -306,17 +314,51 @@ pub async fn download(d: &Download) -> Result<Outcome, DownloadFailure> {
         path: target.to_string_lossy().into_owned(),
         size,
         sha1,
+        headers,
     })
 }
 
-pub fn download_blocking(d: &Download) -> Result<Outcome, DownloadFailure> {
+/// `download`, tried again while the server cannot be reached or answers with a
+/// transient status (the one retry policy of `retry`), until the next wait would pass
+/// `deadline`. A body that breaks off mid-way is not retried: its bytes are gone and
+/// the caller hears why.
+pub async fn download_until(
+    d: &Download,
+    deadline: std::time::Instant,
+) -> Result<Outcome, DownloadFailure> {
+    let mut attempt = 0u32;
+    loop {
+        let result = download(d).await;
+        let outcome = match &result {
+            Ok(o) => retry::Outcome::Answer(o.status, &o.headers),
+            Err(DownloadFailure::Unreachable(_)) => retry::Outcome::Unreachable,
+            Err(_) => retry::Outcome::Local,
+        };
+        let Some(wait) = retry::pause_with(outcome, attempt, retry::random_unit()) else {
+            return result;
+        };
+        if !retry::fits(std::time::Instant::now(), wait, deadline) {
+            return result;
+        }
+        attempt += 1;
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The blocking form for R's main thread: retries for up to `budget` (zero: one
+/// attempt), gives way to Ctrl-C.
+pub fn download_blocking(
+    d: &Download,
+    budget: std::time::Duration,
+) -> Result<Outcome, DownloadFailure> {
     let what = || {
         format!(
             "Waiting for the download of {} to finish; it goes on while bytes arrive (Ctrl-C stops).",
             d.url
         )
     };
-    http::block_on_interruptible(download(d), what, || {
+    let deadline = std::time::Instant::now() + budget;
+    http::block_on_interruptible(download_until(d, deadline), what, || {
         Err(DownloadFailure::Transfer("interrupted".to_string()))
     })
 }
