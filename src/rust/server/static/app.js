@@ -13,6 +13,7 @@
     "#c2255c", "#5c940d", "#364fc7", "#862e9c"];
   const MAX_CHART_POINTS = 1500;
   const MAX_TABLE_ROWS = 200;
+  const SHOWN_TABLE_ROWS = 12;
   const MAX_TABLE_BYTES = 2 * 1024 * 1024;
   const MAX_IMAGES = 60;
 
@@ -142,7 +143,7 @@
 
   function link(text, parts, query) { return el("a", { href: pageHref(parts, query), text: text }); }
 
-  function chip(text) { return el("span", { class: "chip", text: text }); }
+  function chip(text) { return el("span", { class: "chip", title: text, text: text }); }
 
   function section(id, title) {
     const s = el("section", { id: id });
@@ -218,7 +219,13 @@
     });
   }
 
-  function done() { document.body.setAttribute("data-state", "ready"); }
+  // Ready: say so (tests wait for it), and scroll to the section the address names, now
+  // that it exists.
+  function done() {
+    document.body.setAttribute("data-state", "ready");
+    const target = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
+    if (target) target.scrollIntoView();
+  }
 
   function fail(e) {
     const m = clear(main());
@@ -444,11 +451,11 @@
       for (const n of r.params.keys()) if (!paramNames.includes(n)) paramNames.push(n);
     }
     const columns = [
-      { title: "Name", value: (r) => experimentLabel(r.e), cell: (r) => link(experimentLabel(r.e), [ws, project, r.e.experimentKey]) },
+      { title: "Name", value: (r) => experimentLabel(r.e), cell: (r) => link(experimentLabel(r.e), [ws, project, r.e.experimentKey]), nowrap: true },
       { title: "Tags", value: (r) => r.tags.join(" "), cell: (r) => r.tags.map(chip) },
       { title: "State", value: (r) => r.state, cell: (r) => el("span", { class: "state-" + r.state, text: r.state }) },
       { title: "Duration", value: (r) => r.e.durationMillis || 0, cell: (r) => fmtDuration(r.e.durationMillis), num: true },
-      { title: "Started", value: (r) => r.e.startTimeMillis || 0, cell: (r) => fmtTime(r.e.startTimeMillis) },
+      { title: "Started", value: (r) => r.e.startTimeMillis || 0, cell: (r) => fmtTime(r.e.startTimeMillis), nowrap: true },
     ];
     for (const n of metricNames) columns.push({ title: n, group: "metric", value: (r) => r.metrics.get(n), cell: (r) => fmtValue(r.metrics.get(n)), num: true });
     for (const n of paramNames) columns.push({ title: n, group: "parameter", value: (r) => r.params.get(n), cell: (r) => fmtValue(r.params.get(n)), num: true });
@@ -509,7 +516,7 @@
           compareBtn.disabled = selected.size < 2;
         });
         const tr = el("tr", { "data-key": r.e.experimentKey }, el("td", null, box));
-        for (const c of columns) add(tr, [el("td", { class: c.num ? "num" : null }, c.cell(r))]);
+        for (const c of columns) add(tr, [el("td", { class: c.num ? "num" : c.nowrap ? "nowrap" : null }, c.cell(r))]);
         add(table, [tr]);
       }
       if (!shown.length) add(table, [el("tr", null, el("td", { colspan: columns.length + 1, class: "muted", text: ok.length ? "No experiment matches the filter." : "No experiments yet." }))]);
@@ -750,15 +757,25 @@
     return rows;
   }
 
+  // A table's first rows, and a button for the rest (up to MAX_TABLE_ROWS).
   function csvTable(text, sep) {
     const rows = parseDelimited(text, sep);
     if (!rows.length) return el("p", { class: "muted", text: "Empty table." });
     const t = el("table", { class: "data" }, el("tr", null, rows[0].map((h) => el("th", { text: h }))));
-    for (const r of rows.slice(1, MAX_TABLE_ROWS + 1)) {
-      add(t, [el("tr", null, r.map((v) => el("td", { class: Number.isFinite(num(v)) ? "num" : null, text: v })))]);
-    }
+    const body = rows.slice(1, MAX_TABLE_ROWS + 1);
+    const addRows = (from, to) => {
+      for (const r of body.slice(from, to)) {
+        add(t, [el("tr", null, r.map((v) => el("td", { class: Number.isFinite(num(v)) ? "num" : null, text: v })))]);
+      }
+    };
+    addRows(0, SHOWN_TABLE_ROWS);
     const wrap = el("div", { class: "table-wrap" }, t);
-    if (rows.length > MAX_TABLE_ROWS + 1) add(wrap, [el("p", { class: "muted", text: "First " + MAX_TABLE_ROWS + " rows." })]);
+    const more = rows.length > MAX_TABLE_ROWS + 1 ? "the first " + MAX_TABLE_ROWS : "all " + body.length;
+    if (body.length > SHOWN_TABLE_ROWS) {
+      const button = el("button", { class: "plain", text: "Show " + more + " rows" });
+      button.addEventListener("click", () => { addRows(SHOWN_TABLE_ROWS, body.length); button.remove(); });
+      add(wrap, [el("div", { class: "toolbar" }, button)]);
+    }
     return wrap;
   }
 
