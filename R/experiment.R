@@ -30,7 +30,9 @@
 #' @param keep_active If `TRUE`, send heartbeats so the experiment shows as
 #'   running until it is stopped (no extra process is started).
 #' @param log_output If `TRUE`, send everything printed to standard output to the
-#'   experiment. The console still shows it.
+#'   experiment. The console still shows it, in the same order. Prompts and echoed
+#'   input of an interactive session are not sent; under knitr, each expression's
+#'   printed output is.
 #' @param log_error If `TRUE`, send everything printed to standard error
 #'   (messages, warnings, errors) to the experiment, flagged as such. The console
 #'   still shows it.
@@ -250,6 +252,7 @@ Experiment <- R6::R6Class("Experiment",
       # Capture that cannot start warns (`cometr_capture_warning`); logging goes on.
       if (log_output || log_error) {
         rust_result(rust_experiment_capture(private$stream, log_output, log_error), warn = TRUE)
+        capture_knitr()
       }
       if (dynamic) self$log_other("Created from", "cometr")
       if (!is.null(auto)) private$auto_log(auto)

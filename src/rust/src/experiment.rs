@@ -1,12 +1,12 @@
-//! Glue for R/experiment.R: an experiment's outbox (queue, sink, heartbeat) and the
-//! capture of its output. Online and offline experiments use the same calls; only
+//! Glue for R/experiment.R: an experiment's outbox (queue, sink, heartbeat); the
+//! capture of its output is in `output`. Online and offline experiments use the same calls; only
 //! opening differs (`rust_experiment_open()` or `rust_offline_open()`).
 
 use extendr_api::prelude::*;
 
 use crate::convert::{opt_int, problems, robj_json, seconds};
 use crate::result::{error, fail, ok, to_r, Error, Kind};
-use cometr_core::{experiment, item, outbox, output};
+use cometr_core::{experiment, item, outbox};
 
 // `exp$log_metric()` has an entry point of its own, registered by src/entrypoint.c.
 mod log_metric;
@@ -144,7 +144,10 @@ fn rust_experiment_heartbeat(id: i32) -> Robj {
 /// @noRd
 #[extendr]
 fn rust_experiment_close(id: i32, timeout: f64, end: bool) -> Robj {
-    report_list(experiment::close(id, seconds(timeout), end))
+    let report = experiment::close(id, seconds(timeout), end);
+    // The last capturing experiment gives R its console back.
+    crate::output::release_console();
+    report_list(report)
 }
 
 /// Queue a file upload (`remote = FALSE`: `source` is a local file, copied aside when
@@ -179,18 +182,6 @@ fn rust_experiment_file(
     to_r(queued)
 }
 
-/// Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
-/// @noRd
-#[extendr]
-fn rust_experiment_capture(id: i32, out: bool, err: bool) -> Robj {
-    to_r(output::start(id, out, err).map_err(|m| {
-        error(
-            Kind::Capture,
-            format!("Output capture is not available: {m}"),
-        )
-    }))
-}
-
 extendr_module! {
     mod experiment;
     fn rust_experiment_open;
@@ -201,5 +192,4 @@ extendr_module! {
     fn rust_experiment_heartbeat;
     fn rust_experiment_close;
     fn rust_experiment_file;
-    fn rust_experiment_capture;
 }

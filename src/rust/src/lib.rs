@@ -14,6 +14,7 @@ mod http;
 mod local_server;
 mod logging;
 mod offline;
+mod output;
 mod result;
 mod spool;
 
@@ -27,5 +28,6 @@ extendr_module! {
     use local_server;
     use logging;
     use offline;
+    use output;
     use spool;
 }

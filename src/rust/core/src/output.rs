@@ -1,28 +1,68 @@
 //! Output capture for `log_output` / `log_error`, with no extra process and without
-//! hiding anything: file descriptors 1 and 2 are redirected into pipes, and one reader
-//! thread copies every byte back to the original descriptors at once (so the console
-//! shows everything as before) while cutting the stream into lines for the
-//! experiments' queues. Lines keep their order within each stream (the order between
-//! a stdout line and a stderr line written at nearly the same moment can differ, as
-//! they travel through two pipes); stderr lines are flagged.
+//! changing what the console shows, nor its order.
+//!
+//! Two sources feed the same line cutter:
+//! - R's own console text (cat, print, message, warnings, errors), handed over by the
+//!   glue's console hook through [`console_write`], or by R-level hooks (knitr) through
+//!   [`record`]. The hook writes R's text itself, at once, so it reaches the console or
+//!   file exactly when and where it would without capture.
+//! - Descriptors 1 and/or 2 redirected into pipes ([`Pipes`]), for what bypasses R's
+//!   console (C code, child processes) and, in scripts, R's stderr. One reader thread
+//!   copies every byte back to the original descriptors at once and cuts it into lines.
+//!
+//! Order: bytes in a pipe reach the console a little later than they were written. So
+//! before the hook writes anything, it pushes the C library's buffered stdout into its
+//! pipe and waits until the reader has relayed both pipes ([`console_write`]); what R
+//! writes to a pipe (its stderr) is written after R's earlier text went out through the
+//! hook. The console, or a file holding both streams (`> run.log 2>&1`), receives
+//! everything in the order it was written, as without capture. At the process's exit
+//! the pipes are emptied to the console too, so an error's last lines are not lost.
+//!
+//! Lines are queued to the experiments that capture the stream (stdout, or stderr when
+//! they log errors); a line split across both sources keeps its order, as both feed
+//! the same per-stream buffer.
 
 use std::os::fd::RawFd;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::outbox;
 
+/// Which descriptors to redirect into pipes when a capture starts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pipes {
+    /// Descriptor 1: for output that does not go through R's console (C code, child
+    /// processes). Only where descriptor 1 is R's console and nothing else writes
+    /// there (a script: no prompt, no echo of the input).
+    pub stdout: bool,
+    /// Descriptor 2: R's stderr in a script (R writes it straight to the descriptor),
+    /// and what C code and child processes write there.
+    pub stderr: bool,
+}
+
+/// An experiment that receives captured lines, and which streams it wants.
+#[derive(Clone, Copy)]
+struct Target {
+    id: i32,
+    out: bool,
+    err: bool,
+}
+
 struct Active {
-    /// (captured fd, saved copy of the original, pipe read end) per stream.
+    /// (captured fd, saved copy of the original, pipe read end) per redirected stream.
     fds: Vec<(RawFd, RawFd, RawFd)>,
     reader: Option<JoinHandle<()>>,
-    /// Experiment streams that receive the lines.
-    targets: std::sync::Arc<Mutex<Vec<i32>>>,
 }
 
 static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+static TARGETS: Mutex<Vec<Target>> = Mutex::new(Vec::new());
+/// The unfinished last line of stdout and of stderr, shared by both sources.
+static PARTIAL: Mutex<[Vec<u8>; 2]> = Mutex::new([Vec::new(), Vec::new()]);
 /// True while the reader handles a chunk it has taken out of a pipe.
-static BUSY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static BUSY: AtomicBool = AtomicBool::new(false);
+static AT_EXIT: Once = Once::new();
 
 extern "C" {
     // The C library's stdout stream, flushed so buffered text reaches the pipe.
@@ -36,19 +76,19 @@ fn flush_c_stdout() {
     }
 }
 
-/// Make sure every byte printed so far has been queued: push what the C library
-/// still buffers into the pipe, then wait (up to 2 s) until the reader has emptied the
-/// pipes. Reads call this, so that `get_output()` sees what was printed before it.
-pub fn flush() {
-    flush_c_stdout();
-    let reads: Vec<RawFd> = match ACTIVE.lock() {
-        Ok(g) => match g.as_ref() {
-            Some(a) => a.fds.iter().map(|&(_, _, r)| r).collect(),
-            None => return,
-        },
-        Err(_) => return,
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether a capture runs.
+pub fn active() -> bool {
+    !lock(&TARGETS).is_empty()
+}
+
+/// Wait (up to `limit`) until the reader has copied every byte in the pipes to the
+/// console and queued it.
+fn drain(reads: &[RawFd], limit: Duration) {
+    let deadline = Instant::now() + limit;
     loop {
         let pending: i64 = reads
             .iter()
@@ -59,13 +99,67 @@ pub fn flush() {
                 n as i64
             })
             .sum();
-        if pending == 0 && !BUSY.load(std::sync::atomic::Ordering::Acquire) {
+        if pending == 0 && !BUSY.load(Ordering::Acquire) {
             return;
         }
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(1));
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn pipe_reads(a: &Active) -> Vec<RawFd> {
+    a.fds.iter().map(|&(_, _, r)| r).collect()
+}
+
+/// Make sure every byte printed so far has been queued: push what the C library
+/// still buffers into the pipe, then wait (up to 2 s) until the reader has emptied the
+/// pipes. Reads call this, so that `get_output()` sees what was printed before it.
+pub fn flush() {
+    flush_c_stdout();
+    let reads = match lock(&ACTIVE).as_ref() {
+        Some(a) => pipe_reads(a),
+        None => return,
+    };
+    drain(&reads, Duration::from_secs(2));
+}
+
+/// R's console text (`stderr`: R's error stream), from the glue's console hook. Lets
+/// the pipes catch up first, so the console keeps the order of what was written;
+/// then, when the stream's descriptor is redirected, writes the text to the original
+/// and returns `true`; `false` means the caller writes it as R would. Either way the
+/// text is queued to the experiments that capture its stream.
+pub fn console_write(text: &[u8], stderr: bool) -> bool {
+    let g = lock(&ACTIVE);
+    let Some(a) = g.as_ref() else {
+        return false;
+    };
+    flush_c_stdout();
+    drain(&pipe_reads(a), Duration::from_secs(2));
+    let fd = if stderr { 2 } else { 1 };
+    let saved = a.fds.iter().find(|&&(f, _, _)| f == fd).map(|&(_, s, _)| s);
+    if let Some(saved) = saved {
+        write_all(saved, text);
+    }
+    drop(g);
+    record(text, stderr);
+    saved.is_some()
+}
+
+/// Queue text that R printed where no descriptor sees it (knitr's chunk output) to
+/// the experiments that capture its stream; complete lines go at once, the rest when
+/// the line ends or the capture stops.
+pub fn record(text: &[u8], stderr: bool) {
+    let mut partial = lock(&PARTIAL);
+    let acc = &mut partial[stderr as usize];
+    for &b in text {
+        if b == b'\n' {
+            deliver(acc, stderr, true);
+            acc.clear();
+        } else {
+            acc.push(b);
+        }
     }
 }
 
@@ -109,71 +203,83 @@ fn write_all(fd: RawFd, mut buf: &[u8]) {
 
 /// Queue one line. Complete lines keep their newline, as Comet joins the `output` of
 /// consecutive entries verbatim; the last, unterminated line has none.
-fn deliver(targets: &Mutex<Vec<i32>>, line: &[u8], stderr: bool, complete: bool) {
+fn deliver(line: &[u8], stderr: bool, complete: bool) {
     let text = String::from_utf8_lossy(line);
     let mut text = text.strip_suffix('\r').unwrap_or(&text).to_string();
     if complete {
         text.push('\n');
     }
-    let text = text.as_str();
-    let ids = targets.lock().map(|t| t.clone()).unwrap_or_default();
-    for id in ids {
-        if let Some(s) = outbox::get(id) {
-            s.push_output(text, stderr);
+    let targets = lock(&TARGETS).clone();
+    for t in targets {
+        if (stderr && t.err) || (!stderr && t.out) {
+            if let Some(s) = outbox::get(t.id) {
+                s.push_output(&text, stderr);
+            }
         }
     }
 }
 
-/// Start capturing stdout and/or stderr into the outbox `id`. A second experiment
-/// joins the running capture.
-pub fn start(id: i32, out: bool, err: bool) -> Result<(), String> {
-    let mut g = ACTIVE.lock().map_err(|_| "capture lock poisoned")?;
-    if let Some(a) = g.as_ref() {
-        if let Ok(mut t) = a.targets.lock() {
-            if !t.contains(&id) {
-                t.push(id);
-            }
-        }
-        return Ok(());
+/// Start capturing stdout (`out`) and/or stderr (`err`) into the outbox `id`,
+/// redirecting the descriptors `pipes` names when no capture runs yet. A second
+/// experiment joins the running capture (with the descriptors it has). Returns whether
+/// this call started the capture.
+pub fn start(id: i32, out: bool, err: bool, pipes: Pipes) -> Result<bool, String> {
+    let mut g = lock(&ACTIVE);
+    let target = Target { id, out, err };
+    if g.is_some() {
+        let mut t = lock(&TARGETS);
+        t.retain(|x| x.id != id);
+        t.push(target);
+        return Ok(false);
     }
     flush_c_stdout();
     let mut fds = Vec::new();
-    if out {
-        let (saved, read) = redirect(1)?;
-        fds.push((1, saved, read));
-    }
-    if err {
-        match redirect(2) {
-            Ok((saved, read)) => fds.push((2, saved, read)),
+    for (fd, wanted) in [(1, pipes.stdout), (2, pipes.stderr)] {
+        if !wanted {
+            continue;
+        }
+        match redirect(fd) {
+            Ok((saved, read)) => fds.push((fd, saved, read)),
             Err(e) => {
                 restore(&fds);
                 return Err(e);
             }
         }
     }
-    let targets = std::sync::Arc::new(Mutex::new(vec![id]));
-    let t2 = targets.clone();
     let plan: Vec<(RawFd, RawFd, bool)> = fds
         .iter()
         .map(|&(fd, saved, read)| (read, saved, fd == 2))
         .collect();
-    let reader = std::thread::Builder::new()
-        .name("cometr-capture".into())
-        .spawn(move || {
-            crate::http::block_sigpipe();
-            read_loop(plan, t2)
-        })
-        .map_err(|e| e.to_string())?;
-    *g = Some(Active {
-        fds,
-        reader: Some(reader),
-        targets,
+    let reader = if plan.is_empty() {
+        None
+    } else {
+        let spawned = std::thread::Builder::new()
+            .name("cometr-capture".into())
+            .spawn(move || {
+                crate::http::block_sigpipe();
+                read_loop(plan)
+            });
+        match spawned {
+            Ok(h) => Some(h),
+            Err(e) => {
+                restore(&fds);
+                return Err(e.to_string());
+            }
+        }
+    };
+    *lock(&TARGETS) = vec![target];
+    *g = Some(Active { fds, reader });
+    // A script that ends (even by an error) must still show what is in the pipes.
+    AT_EXIT.call_once(|| {
+        // SAFETY: registering a plain function with the C library.
+        unsafe {
+            libc::atexit(stop_at_exit);
+        }
     });
-    Ok(())
+    Ok(true)
 }
 
-fn read_loop(plan: Vec<(RawFd, RawFd, bool)>, targets: std::sync::Arc<Mutex<Vec<i32>>>) {
-    let mut partial: Vec<Vec<u8>> = vec![Vec::new(); plan.len()];
+fn read_loop(plan: Vec<(RawFd, RawFd, bool)>) {
     let mut open: Vec<bool> = vec![true; plan.len()];
     let mut buf = vec![0u8; 64 * 1024];
     while open.iter().any(|&o| o) {
@@ -199,46 +305,74 @@ fn read_loop(plan: Vec<(RawFd, RawFd, bool)>, targets: std::sync::Arc<Mutex<Vec<
                 continue;
             }
             let (read, saved, is_err) = plan[i];
-            BUSY.store(true, std::sync::atomic::Ordering::Release);
+            BUSY.store(true, Ordering::Release);
             // SAFETY: reading into a buffer we own.
             let n = unsafe { libc::read(read, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
             if n <= 0 {
                 let e = std::io::Error::last_os_error();
+                BUSY.store(false, Ordering::Release);
                 if n < 0 && e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                BUSY.store(false, std::sync::atomic::Ordering::Release);
                 open[i] = false;
                 continue;
             }
             let chunk = &buf[..n as usize];
             write_all(saved, chunk);
-            let acc = &mut partial[i];
-            for &b in chunk {
-                if b == b'\n' {
-                    deliver(&targets, acc, is_err, true);
-                    acc.clear();
-                } else {
-                    acc.push(b);
-                }
-            }
-            BUSY.store(false, std::sync::atomic::Ordering::Release);
-        }
-    }
-    // The last line without a newline still counts.
-    for (i, acc) in partial.iter().enumerate() {
-        if !acc.is_empty() {
-            deliver(&targets, acc, plan[i].2, false);
+            record(chunk, is_err);
+            BUSY.store(false, Ordering::Release);
         }
     }
 }
 
 fn restore(fds: &[(RawFd, RawFd, RawFd)]) {
-    for &(fd, saved, _) in fds {
+    for &(fd, saved, read) in fds {
         // SAFETY: putting back the descriptors saved by `redirect`.
         unsafe {
             libc::dup2(saved, fd);
             libc::close(saved);
+            libc::close(read);
+        }
+    }
+}
+
+/// Give the console its descriptors back, let the reader drain what is left, and
+/// queue the last unfinished lines.
+fn end_capture(a: &mut Active) {
+    flush_c_stdout();
+    // Putting the original descriptors back closes the pipes' last write ends: the
+    // reader drains what is left (still copying it to the saved originals, so those
+    // stay open until it is done), sees end of file and finishes.
+    for &(fd, saved, _) in &a.fds {
+        // SAFETY: restoring the descriptor saved by `redirect`.
+        unsafe {
+            libc::dup2(saved, fd);
+        }
+    }
+    if let Some(r) = a.reader.take() {
+        let _ = r.join();
+    }
+    for &(_, saved, read) in &a.fds {
+        // SAFETY: closing the saved copies and read ends, which nothing uses now.
+        unsafe {
+            libc::close(saved);
+            libc::close(read);
+        }
+    }
+    // The last line without a newline still counts.
+    let mut partial = lock(&PARTIAL);
+    for (i, acc) in partial.iter_mut().enumerate() {
+        if !acc.is_empty() {
+            deliver(acc, i == 1, false);
+            acc.clear();
+        }
+    }
+}
+
+extern "C" fn stop_at_exit() {
+    if let Ok(mut g) = ACTIVE.try_lock() {
+        if let Some(mut a) = g.take() {
+            end_capture(&mut a);
         }
     }
 }
@@ -246,46 +380,21 @@ fn restore(fds: &[(RawFd, RawFd, RawFd)]) {
 /// Stop feeding outbox `id`; when no experiment is left, give the console its
 /// descriptors back and wait until every captured line has been queued.
 pub fn stop(id: i32) {
-    let Ok(mut g) = ACTIVE.lock() else {
-        return;
-    };
-    let others = match g.as_ref() {
-        Some(a) => a
-            .targets
-            .lock()
-            .map(|t| t.iter().any(|&x| x != id))
-            .unwrap_or(false),
-        None => return,
+    let mut g = lock(&ACTIVE);
+    let others = {
+        let t = lock(&TARGETS);
+        if !t.iter().any(|x| x.id == id) {
+            return;
+        }
+        t.iter().any(|x| x.id != id)
     };
     if others {
         // Another experiment still captures: this one just stops receiving lines.
-        if let Some(a) = g.as_ref() {
-            if let Ok(mut t) = a.targets.lock() {
-                t.retain(|&x| x != id);
-            }
-        }
+        lock(&TARGETS).retain(|x| x.id != id);
         return;
     }
     if let Some(mut a) = g.take() {
-        flush_c_stdout();
-        // Putting the original descriptors back closes the pipes' last write ends:
-        // the reader drains what is left (still copying it to the saved originals,
-        // so those stay open until it is done), sees end of file and finishes.
-        for &(fd, saved, _) in &a.fds {
-            // SAFETY: restoring the descriptor saved by `redirect`.
-            unsafe {
-                libc::dup2(saved, fd);
-            }
-        }
-        if let Some(r) = a.reader.take() {
-            let _ = r.join();
-        }
-        for &(_, saved, read) in &a.fds {
-            // SAFETY: closing the saved copies and read ends, which nothing uses now.
-            unsafe {
-                libc::close(saved);
-                libc::close(read);
-            }
-        }
+        end_capture(&mut a);
     }
+    lock(&TARGETS).clear();
 }
