@@ -72,10 +72,6 @@ rust_experiment_close <- function(id, timeout, end) .Call(wrap__rust_experiment_
 #' @noRd
 rust_experiment_file <- function(id, source, upload_type, params, metadata, remote, copy) .Call(wrap__rust_experiment_file, id, source, upload_type, params, metadata, remote, copy)
 
-#' Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
-#' @noRd
-rust_experiment_capture <- function(id, out, err) .Call(wrap__rust_experiment_capture, id, out, err)
-
 #' Queue the points of `columns` (a list of equal-length metric columns named by
 #' `names`), row by row, with `steps` and `epochs` (NULL or one per row) and one
 #' `context` (NULL or a string). NA cells are skipped when `skip_na` (a metric not
@@ -153,6 +149,15 @@ rust_offline_extract <- function(archive, dest) .Call(wrap__rust_offline_extract
 #' at most `sampling_size` points of each metric (0: all).
 #' @noRd
 rust_offline_replay <- function(dir, root, api_key, key, run_id, sampling_size) .Call(wrap__rust_offline_replay, dir, root, api_key, key, run_id, sampling_size)
+
+#' Capture stdout (`out`) and/or stderr (`err`) into the experiment's output.
+#' @noRd
+rust_experiment_capture <- function(id, out, err) .Call(wrap__rust_experiment_capture, id, out, err)
+
+#' Queue text R printed where the console does not see it (knitr's chunk output) to
+#' the experiments capturing that stream.
+#' @noRd
+rust_output_record <- function(text, stderr) .Call(wrap__rust_output_record, text, stderr)
 
 #' The spool files left in a folder.
 #' @noRd

@@ -19,8 +19,8 @@
 //! the pipes are emptied to the console too, so an error's last lines are not lost.
 //!
 //! Lines are queued to the experiments that capture the stream (stdout, or stderr when
-//! they log errors); a line split across both sources keeps its order, as both feed
-//! the same per-stream buffer.
+//! they log errors), without terminal control sequences; a line split across both
+//! sources keeps its order, as both feed the same per-stream buffer.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -201,10 +201,65 @@ fn write_all(fd: RawFd, mut buf: &[u8]) {
     }
 }
 
+/// `line` without terminal control sequences (cursor moves and visibility, colours,
+/// titles, readline's bracketed-paste switches): they steer a terminal and are not
+/// text. Handles CSI (`ESC [` ... final byte), OSC (`ESC ]` ... BEL or `ESC \`) and
+/// two-byte escapes (`ESC` + intermediates + final byte).
+fn strip_escapes(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !line.contains(&0x1b) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = Vec::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        if line[i] != 0x1b {
+            out.push(line[i]);
+            i += 1;
+            continue;
+        }
+        i += 1;
+        match line.get(i) {
+            Some(b'[') => {
+                i += 1;
+                while i < line.len() && !(0x40..=0x7e).contains(&line[i]) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            Some(b']') => {
+                i += 1;
+                while i < line.len() {
+                    if line[i] == 0x07 {
+                        i += 1;
+                        break;
+                    }
+                    if line[i] == 0x1b && line.get(i + 1) == Some(&b'\\') {
+                        i += 2;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            _ => {
+                while i < line.len() && (0x20..=0x2f).contains(&line[i]) {
+                    i += 1;
+                }
+                i += 1;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Queue one line. Complete lines keep their newline, as Comet joins the `output` of
-/// consecutive entries verbatim; the last, unterminated line has none.
+/// consecutive entries verbatim; the last, unterminated line has none. A line that
+/// held only control sequences is not queued.
 fn deliver(line: &[u8], stderr: bool, complete: bool) {
-    let text = String::from_utf8_lossy(line);
+    let stripped = strip_escapes(line);
+    if stripped.is_empty() && (!line.is_empty() || !complete) {
+        return;
+    }
+    let text = String::from_utf8_lossy(&stripped);
     let mut text = text.strip_suffix('\r').unwrap_or(&text).to_string();
     if complete {
         text.push('\n');
@@ -397,4 +452,32 @@ pub fn stop(id: i32) {
         end_capture(&mut a);
     }
     lock(&TARGETS).clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_escapes;
+
+    fn strip(s: &str) -> String {
+        String::from_utf8(strip_escapes(s.as_bytes()).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn control_sequences_are_stripped_and_text_kept() {
+        assert_eq!(strip("plain text"), "plain text");
+        assert_eq!(strip("\x1b[?2004h> x <- 1\x1b[?2004l"), "> x <- 1");
+        assert_eq!(
+            strip("\x1b[31mred\x1b[0m and \x1b[1;32mgreen\x1b[m"),
+            "red and green"
+        );
+        assert_eq!(strip("\x1b[?25h\x1b[?25ha message"), "a message");
+        assert_eq!(
+            strip("\x1b]0;title\x07text\x1b]8;;http://x\x1b\\link"),
+            "textlink"
+        );
+        assert_eq!(strip("\x1b(Bcharset\x1b=keypad"), "charsetkeypad");
+        // A sequence cut off at the end of the line goes with it.
+        assert_eq!(strip("ok\x1b[12"), "ok");
+        assert_eq!(strip("ok\x1b"), "ok");
+    }
 }
