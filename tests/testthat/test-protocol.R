@@ -32,11 +32,11 @@ test_that("comet_ml reads models, projects and a run's state, with no SDK compla
   writeBin(charToRaw("a,b\n1,2\n"), csv)
   key <- out_value(api_reads(srv$url, cache, "log", csv), "KEY")
   out <- api_reads(srv$url, cache, "read", key)
-  expect_identical(out_value(out, "CHECKED"), "13")
+  expect_identical(out_value(out, "CHECKED"), "18")
   expect_false(any(startsWith(out, "COMPLAINTS=")))
   # cometr reads the same run's model the same way.
   models <- call_api("/experiment/model", params = list(experimentKey = key))$models
-  expect_identical(vapply(models, `[[`, "", "modelName"), "net")
+  expect_setequal(vapply(models, `[[`, "", "modelName"), c("net", "remote-net"))
   expect_identical(call_api("/project", params = list(workspaceName = "local",
                                                       projectName = "apiproj"))$projectName,
                    "apiproj")
@@ -88,4 +88,35 @@ test_that("a .csv asset downloads as bytes, as Comet serves it, not as text/csv"
   # cometr 0.4.0 parses by content type (httr): text/csv wanted the readr package.
   expect_identical(res$content_type, "application/octet-stream")
   expect_identical(exp$get_asset(a[[1]]$assetId), charToRaw("a,b\n1,2\n"))
+})
+
+test_that("ENDPOINTS.md has a row for every endpoint the pinned comet_ml calls", {
+  # The script and the table are in the source tree (CI), not in an installed copy.
+  top <- normalizePath(test_path("..", ".."), mustWork = FALSE)
+  script <- file.path(top, "tools", "comet-endpoints.py")
+  table <- file.path(top, "src", "rust", "server", "ENDPOINTS.md")
+  if (!file.exists(script) || !file.exists(table)) skip_on_cran()
+  cache <- Sys.getenv("XDG_CACHE_HOME", file.path(Sys.getenv("HOME"), ".cache"))
+  need_python_sdk()
+  withr::local_envvar(XDG_CACHE_HOME = cache)
+  out <- suppressWarnings(system2(
+    "sh", c(shQuote(fixture("python", "sdk.sh")), shQuote(script), "--check", shQuote(table)),
+    stdout = TRUE, stderr = TRUE
+  ))
+  status <- attr(out, "status") %||% 0L
+  need_python_sdk(status, out)
+  expect_identical(status, 0L, label = paste(out, collapse = "\n"))
+  expect_match(out[length(out)], "^[0-9]+ endpoints, [0-9]+ rows$")
+})
+
+test_that("what the local server refuses is a 501 that says why", {
+  srv <- local_test_server()
+  # One attempt: a 501 will not change on a retry.
+  expect_error(cometr:::comet_http("/registry-model", "GET", list(workspaceName = "local"),
+                                   retry = 0),
+               "registry-model is not implemented: the local server has no model registry",
+               class = "cometr_http_501")
+  expect_error(cometr:::comet_http("optimizer", "GET", retry = 0,
+                                   url = sub("clientlib/$", "optimizer/spec", srv$url)),
+               "no optimizer service", class = "cometr_http_501")
 })

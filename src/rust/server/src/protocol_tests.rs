@@ -361,3 +361,751 @@ fn parameters_delete_one_or_several() {
     json_of(route(&env, &both));
     assert!(names().is_empty());
 }
+
+// ---------------------------------------------------------------------------------
+// ENDPOINTS.md, row by row
+
+const TABLE: &str = include_str!("../ENDPOINTS.md");
+
+/// A row of ENDPOINTS.md: method, family, path, and whether it is implemented.
+fn table_rows() -> Vec<(String, String, String, bool)> {
+    TABLE
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            // "| GET | rest | `path` | implemented | what |" splits into 7 cells.
+            if cells.len() < 6 || !["GET", "POST", "PUT", "DELETE"].contains(&cells[1]) {
+                return None;
+            }
+            let path = cells[3].trim_matches('`').to_string();
+            Some((
+                cells[1].into(),
+                cells[2].into(),
+                path,
+                cells[4] == "implemented",
+            ))
+        })
+        .collect()
+}
+
+/// A request for every implemented row, as comet_ml sends it, in an order where what a
+/// row reads was written before and deletions come last: (method, family, path, query
+/// as `k=v&...`, JSON body or `FILE` for a multipart upload). `{key}` is the run the
+/// rows work on, `{key2}` one they delete; `{asset}`, `{asset2}`, `{project}`,
+/// `{artifact}` and `{version}` are ids made before the rows run.
+const CALLS: &[(&str, &str, &str, &str, &str)] = &[
+    ("GET", "clientlib", "isAlive/ver", "", ""),
+    ("GET", "clientlib", "health/ping", "", ""),
+    (
+        "POST",
+        "clientlib",
+        "logger/add/run",
+        "",
+        r#"{"projectName":"p","workspaceName":"local","experimentName":"run2"}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "logger/get/run",
+        "",
+        r#"{"previousExperiment":"{key}"}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "status-report/update",
+        "",
+        r#"{"experimentKey":"{key}","is_alive":true}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "batch/logger/experiment/metric",
+        "",
+        r#"{"experimentKey":"{key}","values":[{"metricName":"loss","metricValue":0.5,"step":1}]}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "batch/logger/experiment/parameter",
+        "",
+        r#"{"experimentKey":"{key}","values":[{"parameterName":"lr","parameterValue":"0.1"}]}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "visualizations/upload",
+        "experimentKey={key}&figName=fig.png",
+        "FILE",
+    ),
+    (
+        "POST",
+        "clientlib",
+        "git-patch/upload",
+        "experimentKey={key}",
+        "FILE",
+    ),
+    (
+        "POST",
+        "clientlib",
+        "asset/3d-limits",
+        "",
+        r#"{"experimentKey":"{key}"}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "asset/log-remote-model",
+        "",
+        r#"{"experimentKey":"{key}","modelName":"remote","remoteEntities":[{"assetId":"r1","remoteUrl":"s3://b/m.pt","fileName":"m.pt"}]}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "tags/add-tags-to-experiment",
+        "",
+        r#"{"experimentKey":"{key}","addedTags":["t1"]}"#,
+    ),
+    (
+        "GET",
+        "clientlib",
+        "symlink/new",
+        "experimentKey={key}&projectName=other",
+        "",
+    ),
+    (
+        "POST",
+        "clientlib",
+        "rpc/register-rpc",
+        "",
+        r#"{"experimentKey":"{key}","functionName":"f"}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "rpc/save-rpc-result",
+        "",
+        r#"{"experimentKey":"{key}","callId":"c","result":"ok"}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "notification/experiment",
+        "",
+        r#"{"experimentKey":"{key}","status":"finished"}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "notify/event",
+        "",
+        r#"{"event_name":"x"}"#,
+    ),
+    (
+        "POST",
+        "clientlib",
+        "status-report/offline-metadata",
+        "",
+        r#"{"experimentKey":"{key2}","startTimestamp":1,"endTimestamp":2}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/create",
+        "",
+        r#"{"workspaceName":"local","projectName":"p","experimentName":"made"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/metric",
+        "",
+        r#"{"experimentKey":"{key}","metricName":"acc","metricValue":0.9,"step":2}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/parameter",
+        "",
+        r#"{"experimentKey":"{key}","parameterName":"layers","parameterValue":"3"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/log-other",
+        "",
+        r#"{"experimentKey":"{key}","key":"note","value":"hi"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/tags",
+        "",
+        r#"{"experimentKey":"{key}","addedTags":["t2","t3"]}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/tags/delete",
+        "",
+        r#"{"experimentKey":"{key}","tags":["t3"]}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/html",
+        "",
+        r#"{"experimentKey":"{key}","html":"<b>x</b>","override":false}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/graph",
+        "",
+        r#"{"experimentKey":"{key}","graph":"g"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/code",
+        "",
+        r#"{"experimentKey":"{key}","code":"print(1)"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/output",
+        "",
+        r#"{"experimentKey":"{key}","outputLines":[{"output":"hello\n","offset":0}]}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/system-details",
+        "",
+        r#"{"experimentKey":"{key}","os":"Linux","pid":1}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/git/metadata",
+        "",
+        r#"{"experimentKey":"{key}","branch":"main","user":"u"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/git/patch",
+        "experimentKey={key}",
+        "FILE",
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/file-path",
+        "",
+        r#"{"experimentKey":"{key}","filePath":"/x/run.py","fileName":"run.py"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/set-start-end-time",
+        "",
+        r#"{"experimentKey":"{key2}","startTimeMillis":1,"endTimeMillis":5}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/update-status",
+        "",
+        r#"{"experimentKey":"{key}","isAlive":true,"error":null,"hasCrashed":false}"#,
+    ),
+    (
+        "GET",
+        "rest",
+        "write/experiment/set-status",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/upload-asset",
+        "experimentKey={key}&fileName=table.csv",
+        "FILE",
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/cpu-metrics",
+        "",
+        r#"{"experimentKey":"{key}","cpuPercentUtilization":[10.5,20],"step":1}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/gpu-metrics",
+        "",
+        r#"{"experimentKey":"{key}","gpus":[{"gpuId":0,"gpuUtilization":50,"usedMemory":100}]}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/ram-metrics",
+        "",
+        r#"{"experimentKey":"{key}","totalRam":1000,"usedRam":400}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/load-metrics",
+        "",
+        r#"{"experimentKey":"{key}","loadAverage":1.5}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/cloud-details",
+        "",
+        r#"{"experimentKey":"{key}","provider":"aws","metadata":{"region":"x"}}"#,
+    ),
+    (
+        "PUT",
+        "rest",
+        "write/experiment/dependencies",
+        "",
+        r#"{"experimentKey":"{key}","timestamp":1,"logDependencies":[{"name":"numpy","version":"2.0"}]}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/{experiment_key}/mark-not-throttled",
+        "",
+        "{}",
+    ),
+    (
+        "POST",
+        "rest",
+        "write/project/create",
+        "",
+        r#"{"workspaceName":"local","projectName":"fresh","projectDescription":"d"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/project/update",
+        "",
+        r#"{"workspaceName":"local","projectName":"fresh","newProjectDescription":"new"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/project/notes",
+        "",
+        r#"{"projectId":"{project}","notes":"some notes"}"#,
+    ),
+    (
+        "GET",
+        "rest",
+        "write/project/symlink",
+        "experimentKey={key}&projectName=third",
+        "",
+    ),
+    (
+        "POST",
+        "rest",
+        "write/artifacts/upsert",
+        "",
+        r#"{"artifactName":"ds2","artifactType":"dataset","experimentKey":"{key}"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/artifacts/version/labels",
+        "",
+        r#"{"artifactVersionId":"{version}","alias":["best"],"versionTags":["v"]}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/artifacts/details",
+        "",
+        r#"{"artifactId":"{artifact}","artifactType":"dataset","tags":["a"]}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/artifacts/state",
+        "",
+        r#"{"artifactVersionId":"{version}","experimentKey":"{key}","state":"CLOSED"}"#,
+    ),
+    // Reads.
+    ("GET", "rest", "account-details", "", ""),
+    ("GET", "rest", "workspaces", "", ""),
+    ("GET", "rest", "projects", "workspaceName=local", ""),
+    (
+        "GET",
+        "rest",
+        "project",
+        "workspaceName=local&projectName=p",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "project/column-names",
+        "workspaceName=local&projectName=p",
+        "",
+    ),
+    ("GET", "rest", "project/notes", "projectId={project}", ""),
+    ("GET", "rest", "views/get-all", "projectId={project}", ""),
+    (
+        "GET",
+        "rest",
+        "views/chart-templates",
+        "projectId={project}&experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiments",
+        "workspaceName=local&projectName=p",
+        "",
+    ),
+    (
+        "POST",
+        "rest",
+        "experiments/multi-metric-chart",
+        "",
+        r#"{"targetedExperiments":["{key}"],"metrics":["loss"],"params":["lr"]}"#,
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/metadata",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/metrics/get-metric",
+        "experimentKey={key}&metricName=loss",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/metrics/get-all",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/metrics/summary",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/parameters",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/log-other",
+        "experimentKey={key}",
+        "",
+    ),
+    ("GET", "rest", "experiment/tags", "experimentKey={key}", ""),
+    ("GET", "rest", "experiment/html", "experimentKey={key}", ""),
+    ("GET", "rest", "experiment/graph", "experimentKey={key}", ""),
+    ("GET", "rest", "experiment/code", "experimentKey={key}", ""),
+    (
+        "GET",
+        "rest",
+        "experiment/output",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/system-details",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/git/metadata",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/git/patch",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/asset/list",
+        "experimentKey={key}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/asset/get-asset",
+        "experimentKey={key}&assetId={asset}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "experiment/asset/get-by-name",
+        "experimentKey={key}&assetName=table.csv",
+        "",
+    ),
+    ("GET", "rest", "experiment/model", "experimentKey={key}", ""),
+    (
+        "GET",
+        "rest",
+        "experiment/model/asset/list",
+        "experimentKey={key}&modelName=remote",
+        "",
+    ),
+    ("GET", "rest", "artifacts/get-all", "workspace=local", ""),
+    (
+        "GET",
+        "rest",
+        "artifacts/get",
+        "workspace=local&artifactName=ds",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "artifacts/version",
+        "artifactId={artifact}&versionId={version}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "artifacts/version/files",
+        "workspace=local&artifactName=ds&version=1.0.0",
+        "",
+    ),
+    (
+        "GET",
+        "clientlib",
+        "rpc/get-pending-rpcs",
+        "experimentKey={key}",
+        "",
+    ),
+    // Changes and deletions last.
+    (
+        "POST",
+        "rest",
+        "write/experiment/parameter/delete",
+        "",
+        r#"{"experimentKey":"{key}","parameterName":"layers"}"#,
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiments/parameters/delete",
+        "",
+        r#"[{"experimentKey":"{key}","parameterName":"lr"}]"#,
+    ),
+    (
+        "GET",
+        "rest",
+        "write/experiment/asset/delete",
+        "experimentKey={key}&assetId={asset2}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "write/experiment/archive",
+        "experimentKey={key2}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "write/experiment/restore",
+        "experimentKey={key2}",
+        "",
+    ),
+    (
+        "POST",
+        "rest",
+        "write/experiment/move",
+        "",
+        r#"{"targetWorkspaceName":"local","targetProjectName":"moved","experimentKeys":["{key2}"],"symlink":false}"#,
+    ),
+    (
+        "GET",
+        "rest",
+        "write/experiment/stop",
+        "experimentKey={key2}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "write/experiment/delete",
+        "experimentKey={key2}",
+        "",
+    ),
+    (
+        "POST",
+        "rest",
+        "write/project/delete",
+        "",
+        r#"{"workspaceName":"local","projectName":"fresh","deleteAllExperiments":true}"#,
+    ),
+];
+
+fn api_of(family: &str) -> Api {
+    match family {
+        "clientlib" => Api::Clientlib,
+        _ => Api::Rest,
+    }
+}
+
+#[test]
+fn every_implemented_row_is_driven_and_answered() {
+    let f = Fixture::new();
+    let env = f.env();
+    let key = f.experiment();
+    let key2 = f.experiment();
+    let asset = upload(&f, &key, "data.txt", "hello", &[])["assetId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let asset2 = upload(&f, &key, "old.txt", "bye", &[])["assetId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let project = f.store.project_id("local", "p").unwrap().unwrap();
+    let made = json_of(route(
+        &env,
+        &post(Api::Rest, "write/artifacts/upsert").with_json(&json!({
+            "artifactName": "ds", "artifactType": "dataset", "experimentKey": key})),
+    ));
+    let ids = [
+        ("{key2}", key2.as_str()),
+        ("{key}", key.as_str()),
+        ("{asset2}", asset2.as_str()),
+        ("{asset}", asset.as_str()),
+        ("{project}", project.as_str()),
+        ("{artifact}", made["artifactId"].as_str().unwrap()),
+        ("{version}", made["artifactVersionId"].as_str().unwrap()),
+        ("{experiment_key}", key.as_str()),
+    ];
+    let fill = |s: &str| ids.iter().fold(s.to_string(), |t, (k, v)| t.replace(k, v));
+    let keyed: axum::http::HeaderMap = [(axum::http::header::AUTHORIZATION, "k".parse().unwrap())]
+        .into_iter()
+        .collect();
+    for (method, family, path, query, body) in CALLS {
+        let api = api_of(family);
+        let path = fill(path);
+        // The trust layer lets comet_ml's method through (GET and PUT writes with the key).
+        let m: axum::http::Method = method.parse().unwrap();
+        crate::trust::check_method(api, &path, &m, &keyed)
+            .unwrap_or_else(|e| panic!("{method} {path}: {}", e.message));
+        let mut req = Request::new(m, api, &path);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap();
+            req = req.with_query(k, &fill(v));
+        }
+        if *body == "FILE" {
+            let file = f
+                .store
+                .assets_dir()
+                .join(format!("t-{}.part", crate::util::new_id()));
+            std::fs::write(&file, "a,b\n1,2\n").unwrap();
+            let mut form = Form::default();
+            form.file = Some(UploadedFile {
+                path: file,
+                size: 8,
+                sha1: String::new(),
+                file_name: Some("upload.csv".into()),
+            });
+            req.form = Some(form);
+        } else if !body.is_empty() {
+            let v: Value = serde_json::from_str(&fill(body)).unwrap();
+            req = req.with_json(&v);
+        }
+        if let Err(e) = route(&env, &req) {
+            panic!("{method} {family} {path}: {} {}", e.status, e.message);
+        }
+    }
+    // Every implemented row of ENDPOINTS.md is among those driven, and every row driven
+    // is one.
+    let driven: std::collections::BTreeSet<(String, String, String)> = CALLS
+        .iter()
+        .map(|(m, fam, p, _, _)| (m.to_string(), fam.to_string(), p.to_string()))
+        .collect();
+    let implemented: std::collections::BTreeSet<(String, String, String)> = table_rows()
+        .into_iter()
+        .filter(|r| r.3)
+        .map(|(m, fam, p, _)| (m, fam, p))
+        .collect();
+    let undriven: Vec<_> = implemented.difference(&driven).collect();
+    assert!(
+        undriven.is_empty(),
+        "implemented but not driven here: {undriven:?}"
+    );
+    let unlisted: Vec<_> = driven.difference(&implemented).collect();
+    assert!(
+        unlisted.is_empty(),
+        "driven here but not implemented in ENDPOINTS.md: {unlisted:?}"
+    );
+}
+
+#[test]
+fn every_refused_row_is_answered_501_with_its_reason() {
+    let f = Fixture::new();
+    let env = f.env();
+    let rows: Vec<_> = table_rows().into_iter().filter(|r| !r.3).collect();
+    assert!(rows.len() > 40);
+    for (method, family, path, _) in rows {
+        let path = path
+            .replace("{model_item_id}", "m1")
+            .replace("{value}", "a1");
+        let e = match family.as_str() {
+            "optimizer" => crate::router::other_service(&format!("/optimizer/{path}")),
+            "auth" => crate::router::other_service(&format!("/api/auth/{path}")),
+            _ => {
+                let m: axum::http::Method = method.parse().unwrap();
+                route(&env, &Request::new(m, api_of(&family), &path)).err()
+            }
+        };
+        let e = e.unwrap_or_else(|| {
+            panic!(
+                "{method} {family} {path} is answered: mark it implemented in ENDPOINTS.md \
+                 and drive it in CALLS"
+            )
+        });
+        assert_eq!(e.status, 501, "{method} {family} {path}: {}", e.message);
+        assert!(e.message.contains(" is not implemented: "), "{}", e.message);
+        assert!(
+            e.message.len() > 40,
+            "a reason, not just a refusal: {}",
+            e.message
+        );
+    }
+}

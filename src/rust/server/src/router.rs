@@ -188,16 +188,119 @@ fn handler(api: Api, method: &Method, path: &str) -> Option<Handler> {
 /// The rest of comet_ml 3.58.8's protocol (see ENDPOINTS.md): the reads of its `API`
 /// and the calls its backend-version gates open.
 fn protocol_handler(api: Api, get: bool, post: bool, path: &str) -> Option<Handler> {
-    use Api::Rest;
+    use Api::{Clientlib, Rest};
     let h: Handler = match (api, path) {
         (Rest, "project") if get => general::project,
+        (Rest, "project/notes") if get => general::project_notes,
+        (Rest, "write/project/notes") if post => general::set_project_notes,
+        (Rest, "write/project/update") if post => general::update_project,
+        (Rest, "views/get-all") | (Rest, "views/chart-templates") if get => general::views,
         (Rest, "experiment/model") if get => assets::models,
         (Rest, "experiment/model/asset/list") if get => assets::model_assets,
+        (Clientlib, "asset/log-remote-model") if post => assets::log_remote_model,
         (Rest, "write/experiment/parameter/delete") if post => experiment::delete_parameter,
         (Rest, "write/experiments/parameters/delete") if post => experiment::delete_parameters,
-        _ => return None,
+        (Rest, "write/experiment/cpu-metrics")
+        | (Rest, "write/experiment/gpu-metrics")
+        | (Rest, "write/experiment/ram-metrics")
+        | (Rest, "write/experiment/load-metrics")
+            if post =>
+        {
+            experiment::system_metrics
+        }
+        (Rest, "write/experiment/cloud-details") if post => experiment::set_cloud_details,
+        // comet_ml sends its dependencies by PUT.
+        (Rest, "write/experiment/dependencies") if !get && !post => experiment::log_dependencies,
+        (Rest, "write/experiment/move") if post => experiment::move_experiments,
+        _ => return refused(api, path),
     };
     Some(h)
+}
+
+/// What comet_ml 3.58.8 can call and the local server deliberately does not do: each
+/// answered 501 with the reason (`ENDPOINTS.md` lists them). Entries ending in `/` cover
+/// every path below.
+const REFUSED: &[(Api, &str, &str)] = &[
+    (Api::Rest, "registry-model", NO_REGISTRY),
+    (Api::Rest, "registry-model/", NO_REGISTRY),
+    (Api::Rest, "write/registry-model", NO_REGISTRY),
+    (Api::Rest, "write/registry-model/", NO_REGISTRY),
+    (Api::Rest, "experiment/model/download", "the local server does not zip models: list their files with experiment/model/asset/list and download each with experiment/asset/get-asset"),
+    (Api::Rest, "experiments/search", NO_QUERY),
+    (Api::Rest, "project/query", NO_QUERY),
+    (Api::Rest, "project/get-project-share-links", NO_SHARING),
+    (Api::Rest, "write/project/add-share-link", NO_SHARING),
+    (Api::Rest, "write/project/delete-project-share-link", NO_SHARING),
+    (Api::Rest, "write/project/update-owner", "the local server has one user, who owns every project"),
+    (Api::Rest, "write/views/upsert", NO_VIEWS),
+    (Api::Rest, "write/chart-templates/upsert", NO_VIEWS),
+    (Api::Rest, "anonymous-user", NO_ACCOUNTS),
+    (Api::Rest, "anonymous/is-active", NO_ACCOUNTS),
+    (Api::Rest, "write/experiment/upload-asset-start", NO_S3),
+    (Api::Rest, "write/experiment/upload-asset-complete", NO_S3),
+    (Api::Clientlib, "asset/upload-start", NO_S3),
+    (Api::Clientlib, "asset/upload-complete", NO_S3),
+    (Api::Clientlib, "visualizations/upload-start", NO_S3),
+    (Api::Clientlib, "visualizations/upload-complete", NO_S3),
+    (Api::Clientlib, "asset", NO_POINTS),
+    (Api::Clientlib, "asset/asset-item", NO_POINTS),
+    (Api::Clientlib, "asset/", NO_POINTS),
+    (Api::Clientlib, "logger/copy-steps-from-experiment", "the local server does not copy steps between experiments: log the steps to the new experiment"),
+    (Api::Rest, "get/artifacts", NOT_YET),
+    (Api::Rest, "write/artifact/assets/remote/batch", NOT_YET),
+];
+
+const NOT_YET: &str =
+    "the local server does not answer this artifact call yet: log remote artifact files one by one";
+
+const NO_REGISTRY: &str = "the local server has no model registry: log models with log_model and read them with experiment/model";
+const NO_QUERY: &str = "the local server does not evaluate experiment queries: list a project's experiments (experiments) and filter them in the client";
+const NO_SHARING: &str = "the local server has no share links: it serves its own machine";
+const NO_VIEWS: &str = "the local server does not save views: its dashboard lays pages out itself";
+const NO_ACCOUNTS: &str = "the local server has no accounts to sign up for: any API key (or, without one, none) is accepted";
+const NO_S3: &str = "the local server stores uploads itself: its run handshake turns direct S3 uploads off, so send the file to the ordinary upload endpoint";
+const NO_POINTS: &str = "the local server does not store 3D point clouds (log_points_3d)";
+
+/// Services of Comet that are not this API, by URL path prefix: answered 501.
+const OTHER_SERVICES: &[(&str, &str)] = &[
+    ("/optimizer/", "the local server has no optimizer service: run comet_ml's Optimizer against Comet, or choose parameters in the script"),
+    ("/api/auth/", NO_ACCOUNTS),
+];
+
+fn refused(api: Api, path: &str) -> Option<Handler> {
+    REFUSED
+        .iter()
+        .any(|(a, p, _)| *a == api && refusal_covers(p, path))
+        .then_some(refuse as Handler)
+}
+
+fn refusal_covers(entry: &str, path: &str) -> bool {
+    match entry.strip_suffix('/') {
+        Some(prefix) => path
+            .strip_prefix(prefix)
+            .is_some_and(|r| r.starts_with('/')),
+        None => path == entry,
+    }
+}
+
+fn refuse(_: &Env, req: &Request) -> Handled {
+    let reason = REFUSED
+        .iter()
+        .find(|(a, p, _)| *a == req.api && refusal_covers(p, &req.path))
+        .map_or("not supported", |(_, _, r)| r);
+    Err(not_implemented(&req.path, reason))
+}
+
+fn not_implemented(what: &str, reason: &str) -> ApiError {
+    ApiError::new(501, format!("{what} is not implemented: {reason}"), None)
+}
+
+/// The 501 for a path under another of Comet's services (optimizer, accounts).
+pub fn other_service(path: &str) -> Option<ApiError> {
+    OTHER_SERVICES
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map(|(_, reason)| not_implemented(path, reason))
 }
 
 #[cfg(test)]

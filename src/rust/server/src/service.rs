@@ -83,6 +83,11 @@ async fn serve(state: Arc<State>, req: axum::extract::Request) -> Response {
     }
     let (api, path) = match target(parts.uri.path()) {
         Target::Root | Target::Unknown => {
+            // Comet's other services (optimizer, accounts) are refused with 501, before
+            // the dashboard reads `/optimizer/x` as a workspace's page.
+            if let Some(e) = router::other_service(parts.uri.path()) {
+                return reply::error(&e);
+            }
             return match router::dashboard_file(parts.uri.path()) {
                 Some(file) => crate::dashboard::respond(&parts.method, file),
                 None => {

@@ -131,7 +131,12 @@ const GET_WRITES: &[(Api, &str)] = &[
     (Api::Rest, "write/experiment/set-status"),
     (Api::Rest, "write/project/symlink"),
     (Api::Clientlib, "symlink/new"),
+    (Api::Rest, "write/experiment/asset/delete"),
 ];
+
+/// Comet's writes that the Python SDK sends by PUT, allowed so with the key in the
+/// `Authorization` header as the GET writes are.
+const PUT_WRITES: &[(Api, &str)] = &[(Api::Rest, "write/experiment/dependencies")];
 
 /// The streaming SDKs' endpoints that write.
 const CLIENTLIB_WRITES: &[&str] = &[
@@ -170,6 +175,9 @@ pub fn check_method(
     }
     let keyed = header(headers, "authorization").is_some_and(|k| !k.is_empty());
     if *method == Method::GET && keyed && GET_WRITES.contains(&(api, path)) {
+        return Ok(());
+    }
+    if *method == Method::PUT && keyed && PUT_WRITES.contains(&(api, path)) {
         return Ok(());
     }
     Err(ApiError::new(
@@ -340,6 +348,11 @@ mod tests {
             m(Api::Rest, "write/experiment/delete", Method::PUT, &keyed),
             Some(405)
         );
+        // comet_ml's dependencies come by PUT, with the key.
+        let deps = "write/experiment/dependencies";
+        assert_eq!(m(Api::Rest, deps, Method::PUT, &keyed), None);
+        assert_eq!(m(Api::Rest, deps, Method::PUT, &none), Some(405));
+        assert_eq!(m(Api::Rest, deps, Method::GET, &keyed), Some(405));
         assert_eq!(
             m(Api::Clientlib, "logger/add/run", Method::GET, &keyed),
             Some(405)

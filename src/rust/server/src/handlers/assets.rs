@@ -241,6 +241,47 @@ pub fn models(env: &Env, req: &Request) -> Handled {
     })
 }
 
+/// `asset/log-remote-model` (clientlib): a model whose files stay where they are, kept
+/// as remote assets of the model.
+pub fn log_remote_model(env: &Env, req: &Request) -> Handled {
+    env.on_experiment(req, |k, b| {
+        let model = text_of(b.get("modelName"))
+            .ok_or_else(|| ApiError::bad_request("modelName is required"))?;
+        let items = b
+            .get("remoteEntities")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request("remoteEntities must be a list"))?;
+        let unit = env.store.unit()?;
+        for item in &items {
+            let link = text_of(item.get("remoteUrl"))
+                .ok_or_else(|| ApiError::bad_request("each remote asset needs remoteUrl"))?;
+            let id = text_of(item.get("assetId"))
+                .filter(|id| valid_id(id) && matches!(env.store.asset_owner(id), Ok(None)))
+                .unwrap_or_else(new_id);
+            let name = text_of(item.get("fileName")).unwrap_or_else(|| base_name(&link));
+            let metadata = text_of(item.get("metadata"));
+            env.store.insert_asset(&NewAsset {
+                id: &id,
+                experiment_key: k,
+                file_name: &name,
+                size: 0,
+                kind: "model-element",
+                metadata: metadata.as_deref(),
+                link: Some(&link),
+                step: None,
+                context: None,
+                artifact_version_id: None,
+                sha1: None,
+                created_ms: now_ms(),
+            })?;
+            env.store.set_asset_model(&id, &model)?;
+        }
+        unit.commit()?;
+        json(json!({"msg": format!("{} remote assets logged", items.len()), "modelName": model}))
+    })
+}
+
 /// One model's assets (`experiment/model/asset/list`), listed as the experiment's are.
 pub fn model_assets(env: &Env, req: &Request) -> Handled {
     let name = req

@@ -380,6 +380,115 @@ pub fn symlink(env: &Env, req: &Request) -> Handled {
     })
 }
 
+/// System metrics sent through the REST API (`write/experiment/cpu-metrics`,
+/// `gpu-metrics`, `ram-metrics`, `load-metrics`): kept as metrics named as comet_ml
+/// names the system metrics it samples itself (`sys.cpu.percent.01`, `sys.ram.used`...).
+pub fn system_metrics(env: &Env, req: &Request) -> Handled {
+    env.on_experiment(req, |k, b| {
+        let num = |v: &Value| text_of(Some(v)).filter(|t| t.parse::<f64>().is_ok());
+        let mut named: Vec<(String, String)> = Vec::new();
+        match req.path.as_str() {
+            "write/experiment/cpu-metrics" => {
+                for (i, v) in values_of(b, "cpuPercentUtilization").iter().enumerate() {
+                    named.extend(num(v).map(|x| (format!("sys.cpu.percent.{:02}", i + 1), x)));
+                }
+            }
+            "write/experiment/ram-metrics" => {
+                for (field, name) in [("totalRam", "sys.ram.total"), ("usedRam", "sys.ram.used")] {
+                    named.extend(b.get(field).and_then(num).map(|x| (name.to_string(), x)));
+                }
+            }
+            "write/experiment/load-metrics" => {
+                named.extend(
+                    b.get("loadAverage")
+                        .and_then(num)
+                        .map(|x| ("sys.load.avg".into(), x)),
+                );
+            }
+            _ => {
+                for (i, gpu) in values_of(b, "gpus").iter().enumerate() {
+                    let id = int_of(gpu.get("gpuId")).unwrap_or(i as i64);
+                    for (field, v) in gpu.as_object().into_iter().flatten() {
+                        if field != "gpuId" {
+                            named.extend(num(v).map(|x| (format!("sys.gpu.{id}.{field}"), x)));
+                        }
+                    }
+                }
+            }
+        }
+        let points: Vec<MetricPoint> = named
+            .into_iter()
+            .map(|(name, value)| MetricPoint {
+                name,
+                value: Some(value),
+                step: int_of(b.get("step")),
+                epoch: int_of(b.get("epoch")),
+                context: text_of(b.get("context")),
+                ts: int_of(b.get("timestamp")),
+            })
+            .collect();
+        env.store.insert_metrics(k, &points)?;
+        done()
+    })
+}
+
+/// `write/experiment/cloud-details`: the cloud the run ran in, kept as sent.
+pub fn set_cloud_details(env: &Env, req: &Request) -> Handled {
+    env.on_experiment(req, |k, b| {
+        let doc = json!({"provider": b.get("provider"), "metadata": b.get("metadata")});
+        env.store.set_doc(k, "cloud_details", &doc.to_string())?;
+        done()
+    })
+}
+
+/// `PUT write/experiment/dependencies`: packages the run depends on, by name (a name
+/// sent again takes its new version).
+pub fn log_dependencies(env: &Env, req: &Request) -> Handled {
+    env.on_experiment(req, |k, b| {
+        let mut deps = json_doc(env, k, "dependencies")?;
+        for d in values_of(b, "logDependencies") {
+            if let Some(name) = text_of(d.get("name")) {
+                deps.insert(name, d.get("version").cloned().unwrap_or(Value::Null));
+            }
+        }
+        env.store
+            .set_doc(k, "dependencies", &Value::Object(deps).to_string())?;
+        done()
+    })
+}
+
+/// `write/experiment/move`: experiments into another project (created when new), or,
+/// with `symlink`, shown there too.
+pub fn move_experiments(env: &Env, req: &Request) -> Handled {
+    let b = req.json()?;
+    let (Some(ws), Some(project)) = (
+        text_of(b.get("targetWorkspaceName")),
+        text_of(b.get("targetProjectName")),
+    ) else {
+        return Err(ApiError::bad_request_code(
+            "targetWorkspaceName and targetProjectName are required",
+            code::NO_PROJECT_NAME,
+        ));
+    };
+    let keys = string_list(b.get("experimentKeys"));
+    for k in &keys {
+        if !env.store.experiment_exists(k)? {
+            return Err(ApiError::unknown_experiment(k));
+        }
+    }
+    let unit = env.store.unit()?;
+    let pid = env.store.ensure_project(&ws, &project)?;
+    for k in &keys {
+        if truthy_json(&b, "symlink") {
+            env.store.add_symlink(k, &pid)?;
+        } else {
+            env.store.move_experiment(k, &pid)?;
+        }
+    }
+    unit.commit()?;
+    json(json!({"msg": format!("{} experiments moved", keys.len()), "projectId": pid}))
+}
+
 // ---------------------------------------------------------------------------------
 // Reads
 

@@ -155,6 +155,68 @@ pub fn project(env: &Env, req: &Request) -> Handled {
     }
 }
 
+/// A project named in a body, by `projectId` or by workspace and name.
+fn body_project(env: &Env, body: &Value) -> Result<String, ApiError> {
+    let id = match str_field(body, "projectId") {
+        Some(id) => env.store.project_exists(id)?.then(|| id.to_string()),
+        None => {
+            let (Some(ws), Some(name)) = (
+                str_field(body, "workspaceName"),
+                str_field(body, "projectName"),
+            ) else {
+                return Err(id_or_names_required());
+            };
+            env.store.project_id(ws, name)?
+        }
+    };
+    id.ok_or_else(|| ApiError::bad_request("Project not found"))
+}
+
+/// `write/project/update`: a new name (not one its workspace has), description or
+/// visibility.
+pub fn update_project(env: &Env, req: &Request) -> Handled {
+    let body = req.json()?;
+    let id = body_project(env, &body)?;
+    let name = str_field(&body, "newProjectName");
+    if let (Some(new), Some(p)) = (name, env.store.project(&id)?) {
+        if new != p.name && env.store.project_id(&p.workspace, new)?.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "Project {new} already exists in workspace {}",
+                p.workspace
+            )));
+        }
+    }
+    let public = body.get("isPublic").and_then(|v| v.as_bool());
+    env.store
+        .update_project(&id, name, str_field(&body, "newProjectDescription"), public)?;
+    match env.store.project(&id)? {
+        Some(p) => json(project_json(&p)),
+        None => Err(ApiError::bad_request("Project not found")),
+    }
+}
+
+/// `project/notes`: a project's notes (empty when none were written).
+pub fn project_notes(env: &Env, req: &Request) -> Handled {
+    let id = resolve_project(env, req)?;
+    json(json!({ "notes": env.store.project_notes(&id)?.unwrap_or_default() }))
+}
+
+/// `write/project/notes`: replace a project's notes.
+pub fn set_project_notes(env: &Env, req: &Request) -> Handled {
+    let body = req.json()?;
+    let id = body_project(env, &body)?;
+    let notes = str_field(&body, "notes").unwrap_or("");
+    env.store.set_project_notes(&id, notes)?;
+    json(json!({ "notes": notes, "projectId": id }))
+}
+
+/// `views/get-all` and `views/chart-templates`: the saved panel layouts of a project's
+/// pages. The local server's dashboard keeps none, so there are none to list.
+pub fn views(env: &Env, req: &Request) -> Handled {
+    resolve_project(env, req)?;
+    json(json!({ "views": [] }))
+}
+
 /// How long a run may go without a heartbeat before it is ended: a few intervals, as
 /// Comet ends runs whose process has gone. Not less than `MIN_SILENCE_MS`, so a short
 /// interval (tests set 0.3 s) does not end runs whose beat is merely late.

@@ -120,6 +120,8 @@ CREATE INDEX IF NOT EXISTS assets_by_artifact_version ON assets(artifact_version
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // The model an asset belongs to (comet_ml's `groupingName`, sent by `log_model`).
     ("assets", "grouping_name", "TEXT"),
+    // A project's notes (comet_ml's `API.get_project_notes`).
+    ("projects", "notes", "TEXT"),
 ];
 
 fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
@@ -440,6 +442,52 @@ impl Store {
         self.conn.execute(
             "UPDATE experiments SET name = ?2 WHERE experiment_key = ?1",
             params![key, name],
+        )?;
+        Ok(())
+    }
+
+    /// Put an experiment in another project.
+    pub fn move_experiment(&self, key: &str, project_id: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE experiments SET project_id = ?2 WHERE experiment_key = ?1",
+            params![key, project_id],
+        )?;
+        Ok(())
+    }
+
+    /// Rename a project or change its description or visibility (what is `None` stays).
+    pub fn update_project(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+        public: Option<bool>,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE projects SET name = COALESCE(?2, name),
+               description = COALESCE(?3, description), public = COALESCE(?4, public),
+               updated_ms = ?5
+             WHERE project_id = ?1",
+            params![id, name, description, public.map(|p| p as i64), now_ms()],
+        )?;
+        Ok(())
+    }
+
+    pub fn project_notes(&self, id: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT notes FROM projects WHERE project_id = ?1",
+                params![id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+    }
+
+    pub fn set_project_notes(&self, id: &str, notes: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE projects SET notes = ?2 WHERE project_id = ?1",
+            params![id, notes],
         )?;
         Ok(())
     }
