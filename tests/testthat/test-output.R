@@ -21,6 +21,31 @@ run_redirected <- function(script, redirect, env) {
   list(status = res$status, out = read("out"), err = read("err"))
 }
 
+# Run the R code `lines` in a new R process working in `dir`: with Rscript, or
+# (`interactive`) as an interactive session reading it from its standard input.
+run_session <- function(srv, dir, lines, interactive = FALSE) {
+  script <- file.path(dir, "session.R")
+  writeLines(lines, script)
+  if (interactive) {
+    cmd <- file.path(R.home("bin"), "R")
+    args <- c("--interactive", "--no-save", "--quiet")
+    stdin <- script
+  } else {
+    cmd <- file.path(R.home("bin"), "Rscript")
+    args <- script
+    stdin <- NULL
+  }
+  processx::run(cmd, args, stdin = stdin, wd = dir, env = capture_env(srv), timeout = 120,
+                error_on_status = FALSE)
+}
+
+# The experiment whose key a session wrote to key.txt in `dir`, stopped when the test ends.
+written_experiment <- function(dir, env = parent.frame()) {
+  exp <- suppressMessages(get_experiment(readLines(file.path(dir, "key.txt"))))
+  withr::defer(exp$stop(), envir = env)
+  exp
+}
+
 # The experiment key in a console's text, and the text with every key replaced, as
 # two runs differ in their keys only.
 key_in <- function(bytes) {
@@ -111,11 +136,7 @@ test_that("a terminal session's capture holds what it prints, no prompt, echo or
   send("writeLines(exp$get_key(), 'key.txt')")
   p$write_input("q('no')\n")
   p$wait(30)
-  # The terminal itself showed prompts and readline's codes.
-  key <- readLines(file.path(dir, "key.txt"))
-  exp <- suppressMessages(get_experiment(key))
-  withr::defer(exp$stop())
-  out <- exp$get_output()$output
+  out <- written_experiment(dir)$get_output()$output
   expect_identical(strsplit(out, "\n", fixed = TRUE)[[1]],
                    c("[1] 11 22 33", "typed and printed", "a message"))
   expect_false(grepl("\033", out, fixed = TRUE))
@@ -125,8 +146,7 @@ test_that("a terminal session's capture holds what it prints, no prompt, echo or
 test_that("a session reading its commands from a file captures output, not the echo", {
   srv <- local_test_server()
   dir <- withr::local_tempdir()
-  script <- file.path(dir, "session.R")
-  writeLines(c(
+  res <- run_session(srv, dir, interactive = TRUE, c(
     "library(cometr)",
     "exp <- create_experiment(log_code = FALSE, log_system_details = FALSE, keep_active = FALSE)",
     "x <- 1:3",
@@ -134,15 +154,12 @@ test_that("a session reading its commands from a file captures output, not the e
     "cat('printed line\\n')",
     "exp$stop()",
     "writeLines(exp$get_key(), 'key.txt')"
-  ), script)
-  res <- processx::run(file.path(R.home("bin"), "R"), c("--interactive", "--no-save", "--quiet"),
-                       stdin = script, wd = dir, env = capture_env(srv), timeout = 120)
+  ))
+  expect_identical(res$status, 0L)
   # The console echoes the commands after their prompts ...
   expect_match(res$stdout, "> x <- 1:3", fixed = TRUE)
-  exp <- suppressMessages(get_experiment(readLines(file.path(dir, "key.txt"))))
-  withr::defer(exp$stop())
   # ... the experiment's output holds only what they printed.
-  expect_identical(exp$get_output()$output, "[1] 1 2 3\nprinted line\n")
+  expect_identical(written_experiment(dir)$get_output()$output, "[1] 1 2 3\nprinted line\n")
 })
 
 test_that("a knitted document's printed lines are in the experiment's output", {
@@ -168,18 +185,31 @@ test_that("a knitted document's printed lines are in the experiment's output", {
     "cat('after stop\\n')",
     "```"
   ), rmd)
-  script <- file.path(dir, "knit.R")
-  writeLines("knitr::knit('report.Rmd', 'report.md', quiet = TRUE)", script)
-  res <- processx::run(file.path(R.home("bin"), "Rscript"), script, wd = dir,
-                       env = capture_env(srv), timeout = 120, error_on_status = FALSE)
+  res <- run_session(srv, dir, "knitr::knit('report.Rmd', 'report.md', quiet = TRUE)")
   expect_identical(res$status, 0L)
   md <- readLines(file.path(dir, "report.md"))
   # knitr still puts the output in the document.
   expect_true("## knitted line 1 " %in% md)
   expect_true("## after stop" %in% md)
-  exp <- suppressMessages(get_experiment(readLines(file.path(dir, "key.txt"))))
-  withr::defer(exp$stop())
-  out <- strsplit(exp$get_output()$output, "\n", fixed = TRUE)[[1]]
+  out <- strsplit(written_experiment(dir)$get_output()$output, "\n", fixed = TRUE)[[1]]
   expect_identical(out, c("knitted line 1 ", "knitted line 2 ", "a b ", "1 2 ",
                           "knitted message", "in the last chunk"))
+})
+
+test_that("forked workers' output is captured through the parent, and nothing hangs", {
+  srv <- local_test_server()
+  dir <- withr::local_tempdir()
+  res <- run_session(srv, dir, c(
+    "library(cometr)",
+    "exp <- create_experiment(log_code = FALSE, log_system_details = FALSE, keep_active = FALSE)",
+    "writeLines(exp$get_key(), 'key.txt')",
+    "cat('before the workers\\n')",
+    "for (round in 1:3) invisible(parallel::mclapply(1:2, function(i) {",
+    "  cat(sprintf('worker %d of round %d\\n', i, round)); i }, mc.cores = 2))",
+    "cat('after the workers\\n')"
+  ))
+  expect_identical(res$status, 0L)
+  out <- strsplit(written_experiment(dir)$get_output()$output, "\n", fixed = TRUE)[[1]]
+  expect_identical(out[c(1, length(out))], c("before the workers", "after the workers"))
+  expect_setequal(out[-c(1, length(out))], sprintf("worker %d of round %d", 1:2, rep(1:3, each = 2)))
 })

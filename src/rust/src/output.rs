@@ -103,7 +103,10 @@ fn take_console(err: bool) -> output::Pipes {
             ptr_R_WriteConsoleEx = Some(console_hook);
         }
         let s = g.as_mut().expect("saved just above");
-        let pipe_err = err && !interactive && !s.err.is_null();
+        // An experiment that joins a running capture without a stderr pipe has R's
+        // stderr taken by the hook.
+        let pipe_err =
+            err && !interactive && !s.err.is_null() && (!output::active() || output::redirected(2));
         if err && !pipe_err && !s.took_err {
             R_Consolefile = std::ptr::null_mut();
             s.took_err = true;

@@ -23,7 +23,7 @@
 //! sources keeps its order, as both feed the same per-stream buffer.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -63,6 +63,10 @@ static PARTIAL: Mutex<[Vec<u8>; 2]> = Mutex::new([Vec::new(), Vec::new()]);
 /// True while the reader handles a chunk it has taken out of a pipe.
 static BUSY: AtomicBool = AtomicBool::new(false);
 static AT_EXIT: Once = Once::new();
+/// The process that started the capture. A forked child (parallel::mclapply) inherits
+/// the hook but not the reader thread, and possibly locks held at the fork: it writes
+/// R's way instead, into the pipe, where the parent's reader captures it.
+static OWNER: AtomicU32 = AtomicU32::new(0);
 
 extern "C" {
     // The C library's stdout stream, flushed so buffered text reaches the pipe.
@@ -83,6 +87,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Whether a capture runs.
 pub fn active() -> bool {
     !lock(&TARGETS).is_empty()
+}
+
+/// Whether the running capture has descriptor `fd` redirected into a pipe.
+pub fn redirected(fd: RawFd) -> bool {
+    lock(&ACTIVE)
+        .as_ref()
+        .is_some_and(|a| a.fds.iter().any(|&(f, _, _)| f == fd))
 }
 
 /// Wait (up to `limit`) until the reader has copied every byte in the pipes to the
@@ -131,6 +142,9 @@ pub fn flush() {
 /// and returns `true`; `false` means the caller writes it as R would. Either way the
 /// text is queued to the experiments that capture its stream.
 pub fn console_write(text: &[u8], stderr: bool) -> bool {
+    if std::process::id() != OWNER.load(Ordering::Acquire) {
+        return false;
+    }
     let g = lock(&ACTIVE);
     let Some(a) = g.as_ref() else {
         return false;
@@ -324,6 +338,7 @@ pub fn start(id: i32, out: bool, err: bool, pipes: Pipes) -> Result<bool, String
     };
     *lock(&TARGETS) = vec![target];
     *g = Some(Active { fds, reader });
+    OWNER.store(std::process::id(), Ordering::Release);
     // A script that ends (even by an error) must still show what is in the pipes.
     AT_EXIT.call_once(|| {
         // SAFETY: registering a plain function with the C library.
