@@ -8,11 +8,15 @@ only_asset <- function(exp, type, text = FALSE) {
   expect_length(assets, 1)
   a <- assets[[1]]
   a$content <- exp$get_asset(a$assetId)
-  if (text && is.raw(a$content)) {
-    a$content <- rawToChar(a$content)
-    Encoding(a$content) <- "UTF-8"
-  }
+  if (text) a$content <- as_text(a$content)
   a
+}
+
+as_text <- function(x) {
+  if (!is.raw(x)) return(x)
+  x <- rawToChar(x)
+  Encoding(x) <- "UTF-8"
+  x
 }
 
 test_that("log_metrics() logs a named list, flattened as comet_ml flattens it", {
@@ -189,7 +193,7 @@ test_that("log_table() sends a data frame as CSV or TSV, and a file as it is", {
 
   exp$log_table(matrix(1:4, 2, dimnames = list(NULL, c("x", "y"))), name = "m.tsv")
   tsv <- Filter(function(x) x$fileName == "m.tsv", exp$get_asset_list()$assets)[[1]]
-  expect_identical(exp$get_asset(tsv$assetId), "\"x\"\t\"y\"\n1\t3\n2\t4\n")
+  expect_identical(as_text(exp$get_asset(tsv$assetId)), "\"x\"\t\"y\"\n1\t3\n2\t4\n")
 
   expect_error(exp$log_table(df, name = "scores.xlsx"), "`name`", class = "cometr_input_error")
   expect_error(exp$log_table(list(1)), "`table`", class = "cometr_input_error")
@@ -256,7 +260,7 @@ test_that("log_confusion_matrix() sends the JSON Comet's UI reads", {
   f <- factor(c("lo", "hi"), levels = c("lo", "mid", "hi"))
   exp2$log_confusion_matrix(f, f, file_name = "levels.json")
   lv <- Filter(function(x) x$fileName == "levels.json", exp2$get_asset_list()$assets)[[1]]
-  expect_identical(unlist(jsonlite::parse_json(exp2$get_asset(lv$assetId))$labels),
+  expect_identical(unlist(jsonlite::parse_json(as_text(exp2$get_asset(lv$assetId)))$labels),
                    c("lo", "mid", "hi"))
 
 })

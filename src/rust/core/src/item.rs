@@ -79,11 +79,163 @@ impl MetricPoint {
             "epoch": self.epoch, "context": self.context, "timestamp": self.timestamp
         })
     }
+
+    /// The staged form: `to_json()` as text, written directly (a history of 100,000
+    /// steps is staged point by point).
+    pub fn staged(&self) -> String {
+        let name = json_string(&self.name);
+        let context = self.context.as_deref().map(json_string);
+        metric_text(
+            &name,
+            &self.value,
+            self.step,
+            self.epoch,
+            context.as_deref(),
+            self.timestamp,
+        )
+    }
+}
+
+/// A string as a JSON string literal.
+fn json_string(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+/// The JSON text of a metric point, with the keys in the order serde_json writes
+/// `MetricPoint::to_json()` (sorted), so both forms are the same text. `name` and
+/// `context` are already JSON string literals.
+fn metric_text(
+    name: &str,
+    value: &Value,
+    step: Option<i64>,
+    epoch: Option<i64>,
+    context: Option<&str>,
+    timestamp: i64,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(96 + name.len());
+    let opt = |x: Option<i64>| x.map_or_else(|| "null".to_string(), |v| v.to_string());
+    let _ = write!(
+        out,
+        "{{\"context\":{},\"epoch\":{},\"metricName\":{},\"metricValue\":{},\"step\":{},\"timestamp\":{}}}",
+        context.unwrap_or("null"),
+        opt(epoch),
+        name,
+        value,
+        opt(step),
+        timestamp
+    );
+    out
+}
+
+/// One column of a `MetricTable`; `None` is a missing value (R's NA).
+#[derive(Clone, Debug)]
+pub enum MetricColumn {
+    Numbers(Vec<Option<f64>>),
+    Integers(Vec<Option<i32>>),
+    Logicals(Vec<Option<bool>>),
+    Texts(Vec<Option<String>>),
+}
+
+impl MetricColumn {
+    pub fn len(&self) -> usize {
+        match self {
+            MetricColumn::Numbers(v) => v.len(),
+            MetricColumn::Integers(v) => v.len(),
+            MetricColumn::Logicals(v) => v.len(),
+            MetricColumn::Texts(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn is_missing(&self, i: usize) -> bool {
+        match self {
+            MetricColumn::Numbers(v) => v[i].is_none(),
+            MetricColumn::Integers(v) => v[i].is_none(),
+            MetricColumn::Logicals(v) => v[i].is_none(),
+            MetricColumn::Texts(v) => v[i].is_none(),
+        }
+    }
+
+    /// The value at row `i`, with a missing one as Comet's missing number "NaN".
+    fn value(&self, i: usize) -> Value {
+        let v = match self {
+            MetricColumn::Numbers(v) => v[i].map(number),
+            MetricColumn::Integers(v) => v[i].map(Value::from),
+            MetricColumn::Logicals(v) => v[i].map(Value::from),
+            MetricColumn::Texts(v) => v[i].as_deref().map(Value::from),
+        };
+        v.unwrap_or_else(|| json!("NaN"))
+    }
+}
+
+/// Many points logged in one call (`log_metrics()` of a data frame: one row per step,
+/// one column per metric). It is queued as the columns R gave, which takes a few
+/// copies, and made into points only when staged, off R's thread.
+#[derive(Clone, Debug)]
+pub struct MetricTable {
+    pub names: Vec<String>,
+    /// As long as `names`, each as long as `steps`.
+    pub columns: Vec<MetricColumn>,
+    pub steps: Vec<Option<i64>>,
+    pub epochs: Vec<Option<i64>>,
+    pub context: Option<String>,
+    pub timestamp: i64,
+    /// Skip missing cells (a metric not measured at that step) instead of sending
+    /// them as "NaN".
+    pub skip_missing: bool,
+}
+
+impl MetricTable {
+    fn rows(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The number of points it stages.
+    pub fn points(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|c| {
+                if self.skip_missing {
+                    (0..c.len()).filter(|&i| !c.is_missing(i)).count()
+                } else {
+                    c.len()
+                }
+            })
+            .sum()
+    }
+
+    /// Hand each point's staged JSON text to `f`, row by row (the form
+    /// `MetricPoint::staged()` gives a point logged alone).
+    pub fn each_staged(&self, mut f: impl FnMut(String)) {
+        let names: Vec<String> = self.names.iter().map(|n| json_string(n)).collect();
+        let context = self.context.as_deref().map(json_string);
+        for i in 0..self.rows() {
+            let epoch = self.epochs.get(i).copied().flatten();
+            for (c, name) in self.columns.iter().zip(&names) {
+                if self.skip_missing && c.is_missing(i) {
+                    continue;
+                }
+                f(metric_text(
+                    name,
+                    &c.value(i),
+                    self.steps[i],
+                    epoch,
+                    context.as_deref(),
+                    self.timestamp,
+                ));
+            }
+        }
+    }
 }
 
 /// A logged item waiting to be staged.
 pub enum Entry {
     Metric(MetricPoint),
+    Metrics(MetricTable),
     Parameter(Value),
     Output(Value),
     Rest(RestWrite),
@@ -91,14 +243,24 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// Its kind and staged JSON text: what the spool stores and a sink receives.
-    pub fn staged(&self) -> (Kind, String) {
+    /// How many items it stages into.
+    pub fn items(&self) -> usize {
         match self {
-            Entry::Metric(m) => (Kind::Metric, m.to_json().to_string()),
-            Entry::Parameter(v) => (Kind::Parameter, v.to_string()),
-            Entry::Output(v) => (Kind::Output, v.to_string()),
-            Entry::Rest(w) => (Kind::Rest, w.to_staged()),
-            Entry::File(f) => (Kind::File, f.to_staged()),
+            Entry::Metrics(t) => t.points(),
+            _ => 1,
+        }
+    }
+
+    /// Hand its kind and staged JSON text to `f`: what the spool stores and a sink
+    /// receives. A `MetricTable` stages into one item per point.
+    pub fn stage(&self, mut f: impl FnMut(Kind, String)) {
+        match self {
+            Entry::Metric(m) => f(Kind::Metric, m.staged()),
+            Entry::Metrics(t) => t.each_staged(|j| f(Kind::Metric, j)),
+            Entry::Parameter(v) => f(Kind::Parameter, v.to_string()),
+            Entry::Output(v) => f(Kind::Output, v.to_string()),
+            Entry::Rest(w) => f(Kind::Rest, w.to_staged()),
+            Entry::File(fu) => f(Kind::File, fu.to_staged()),
         }
     }
 }
@@ -361,6 +523,78 @@ mod tests {
         assert_eq!(number(f64::NEG_INFINITY), json!("-Infinity"));
         assert_eq!(number(100000.0), json!(100000));
         assert_eq!(number(0.25), json!(0.25));
+    }
+
+    #[test]
+    fn a_point_is_staged_as_the_text_of_its_json() {
+        let points = [
+            MetricPoint {
+                name: "lo\"ss\u{e9}\n".into(),
+                value: number(0.1),
+                step: Some(3),
+                epoch: None,
+                context: Some("tr\\ain".into()),
+                timestamp: 1_700_000_000_123,
+            },
+            MetricPoint {
+                name: "acc".into(),
+                value: json!("NaN"),
+                step: None,
+                epoch: Some(-2),
+                context: None,
+                timestamp: 0,
+            },
+        ];
+        for p in &points {
+            assert_eq!(p.staged(), p.to_json().to_string());
+        }
+    }
+
+    #[test]
+    fn a_table_stages_one_point_per_cell_row_by_row() {
+        let table = MetricTable {
+            names: vec!["loss".into(), "note".into()],
+            columns: vec![
+                MetricColumn::Numbers(vec![Some(0.5), None, Some(f64::INFINITY)]),
+                MetricColumn::Texts(vec![None, Some("x".into()), None]),
+            ],
+            steps: vec![Some(10), Some(20), Some(30)],
+            epochs: vec![Some(1), None, Some(1)],
+            context: Some("fit".into()),
+            timestamp: 5,
+            skip_missing: true,
+        };
+        let mut out = Vec::new();
+        table.each_staged(|j| out.push(j));
+        assert_eq!(table.points(), 3);
+        let point = |name: &str, value: Value, step, epoch| {
+            MetricPoint {
+                name: name.into(),
+                value,
+                step: Some(step),
+                epoch,
+                context: Some("fit".into()),
+                timestamp: 5,
+            }
+            .to_json()
+            .to_string()
+        };
+        assert_eq!(
+            out,
+            vec![
+                point("loss", json!(0.5), 10, Some(1)),
+                point("note", json!("x"), 20, None),
+                point("loss", json!("Infinity"), 30, Some(1)),
+            ]
+        );
+        let kept = MetricTable {
+            skip_missing: false,
+            ..table
+        };
+        let mut all = Vec::new();
+        kept.each_staged(|j| all.push(j));
+        assert_eq!(kept.points(), 6);
+        assert_eq!(all[1], point("note", json!("NaN"), 10, Some(1)));
     }
 
     #[test]

@@ -1329,9 +1329,12 @@ mod tests {
 
     /// Hand items to the writer as the outbox does: staged, in batches of one kind.
     fn record(w: &mut Writer, entries: Vec<Entry>) {
-        for (seq, e) in entries.iter().enumerate() {
-            let (kind, json) = e.staged();
-            w.record(kind, &[(seq as u64 + 1, json)]).unwrap();
+        let mut seq = 0u64;
+        for e in &entries {
+            e.stage(|kind, json| {
+                seq += 1;
+                w.record(kind, &[(seq, json)]).unwrap();
+            });
         }
     }
 

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::http;
-use crate::item::{Entry, FileUpload, Kind, MetricPoint, RestWrite};
+use crate::item::{Entry, FileUpload, Kind, MetricPoint, MetricTable, RestWrite};
 use crate::sink::{Delivery, Problem, Sink};
 use crate::spool;
 
@@ -266,7 +266,11 @@ impl Outbox {
 
     /// Items not yet delivered: waiting, staged, only in the spool, or being sent.
     pub fn pending(&self) -> usize {
-        let incoming = self.incoming.lock().map(|q| q.len()).unwrap_or(0);
+        let incoming = self
+            .incoming
+            .lock()
+            .map(|q| q.iter().map(Entry::items).sum())
+            .unwrap_or(0);
         let staged = self.queues.lock().map(|q| q.len()).unwrap_or(0);
         let spilled = self.staging.lock().map(|s| s.spilled).unwrap_or(0);
         let file = self
@@ -289,15 +293,13 @@ impl Outbox {
         }
     }
 
-    /// Queue many points under one lock (`log_metrics()` of a whole training history):
-    /// the sender is woken as soon as a batch is waiting, as by `push_metric`.
-    pub fn push_metrics(&self, items: Vec<MetricPoint>) {
-        let waiting = {
-            let mut q = self.incoming.lock().unwrap_or_else(|e| e.into_inner());
-            q.extend(items.into_iter().map(Entry::Metric));
-            q.len()
-        };
-        if waiting >= self.settings.batch_size {
+    /// Queue a whole table of points (`log_metrics()` of a training history) as one
+    /// entry: it becomes points when staged, off R's thread. The sender is woken as
+    /// soon as a batch is waiting, as by `push_metric`.
+    pub fn push_metric_table(&self, table: MetricTable) {
+        let full = table.points() >= self.settings.batch_size;
+        let waiting = self.push(Entry::Metrics(table));
+        if full || waiting >= self.settings.batch_size {
             self.wake.notify_one();
         }
     }
@@ -375,22 +377,25 @@ impl Outbox {
         let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let mut spool_failed = None;
         for e in entries {
-            let (kind, json) = e.staged();
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            if let Some(w) = st.spool.as_mut() {
-                if let Err(err) = w.item(kind, seq, &json) {
-                    spool_failed = Some(err.to_string());
+            e.stage(|kind, json| {
+                let seq = st.next_seq;
+                st.next_seq += 1;
+                if let Some(w) = st.spool.as_mut() {
+                    if let Err(err) = w.item(kind, seq, &json) {
+                        spool_failed = Some(err.to_string());
+                    }
                 }
-            }
-            let on_disk = st.spool.is_some() && spool_failed.is_none();
-            if on_disk && (st.spilled_from.is_some() || q.len() >= self.settings.max_memory_items) {
-                // Keep order: once spilling, everything newer waits on disk too.
-                st.spilled_from.get_or_insert(seq);
-                st.spilled += 1;
-            } else {
-                q.push(kind, seq, json);
-            }
+                let on_disk = st.spool.is_some() && spool_failed.is_none();
+                if on_disk
+                    && (st.spilled_from.is_some() || q.len() >= self.settings.max_memory_items)
+                {
+                    // Keep order: once spilling, everything newer waits on disk too.
+                    st.spilled_from.get_or_insert(seq);
+                    st.spilled += 1;
+                } else {
+                    q.push(kind, seq, json);
+                }
+            });
         }
         if let Some(w) = st.spool.as_mut() {
             if let Err(err) = w.flush() {
