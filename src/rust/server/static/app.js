@@ -424,6 +424,13 @@
   // ---- The experiments of a project ----------------------------------------------------
   function experimentLabel(e) { return e.experimentName || e.experimentKey.slice(0, 9); }
 
+  // What comet_ml's get_state() tells from the metadata: running, crashed or finished.
+  function runState(meta, archived) {
+    if (meta.running) return "running";
+    if (meta.hasCrashed) return "crashed";
+    return archived ? "archived" : "finished";
+  }
+
   async function projectPage(ws, project) {
     crumbs([link(ws, []), el("span", { text: project })]);
     const params = new URLSearchParams(location.search);
@@ -438,7 +445,7 @@
         api("experiment/tags", { experimentKey: k })]);
       return {
         e: e,
-        state: meta.running ? "running" : (e.archived ? "archived" : "finished"),
+        state: runState(meta, e.archived),
         metrics: new Map((metrics.values || []).map((v) => [v.name, v.valueCurrent])),
         params: new Map((pars.values || []).map((v) => [v.name, v.valueCurrent])),
         tags: tags.tags || [],
@@ -556,7 +563,7 @@
       api("experiments", { workspaceName: ws, projectName: project }).catch(() => ({ experiments: [] })),
     ]);
     const m = clear(main());
-    const state = meta.running ? "running" : (meta.archived ? "archived" : "finished");
+    const state = runState(meta, meta.archived);
     const sections = [["charts", "Metrics"], ["parameters", "Parameters"], ["others", "Others"],
       ["images", "Images"], ["tables", "Tables"], ["curves", "Curves"], ["confusion", "Confusion matrices"], ["texts", "Text"],
       ["assets", "Assets"], ["artifacts", "Artifacts"], ["output", "Output"], ["code", "Code"], ["system", "System details"]];
@@ -566,6 +573,7 @@
         el("span", null, "state ", el("b", { class: "state-" + state, text: state })),
         el("span", null, "duration ", el("b", { text: fmtDuration(meta.durationMillis) || "–" })),
         el("span", null, "started ", el("b", { text: fmtTime(meta.startTimeMillis) || "–" }))),
+      meta.hasCrashed && meta.error ? el("pre", { class: "error", text: String(meta.error) }) : null,
       el("div", { id: "tags" }, (tags.tags || []).map(chip)),
       el("nav", { class: "section-nav" }, sections.map(([id, t]) => el("a", { href: "#" + id, text: t })))]);
 
