@@ -104,6 +104,43 @@ fn models_logged_as_assets_are_listed_by_name() {
 }
 
 #[test]
+fn a_model_downloads_as_a_zip_of_its_files() {
+    let f = Fixture::new();
+    let key = f.experiment();
+    let model = [("type", "model-element"), ("groupingName", "net")];
+    upload(&f, &key, "dir/weights.bin", "www", &model);
+    upload(&f, &key, "dir/config.json", "{}", &model);
+    upload(&f, &key, "other.txt", "x", &[]);
+    let env = f.env();
+    let got = route(
+        &env,
+        &rest_get(
+            "experiment/model/download",
+            &[("experimentKey", &key), ("modelName", "net")],
+        ),
+    );
+    let Ok(Reply::File { path, name, .. }) = got else {
+        panic!("expected a zip, got {got:?}");
+    };
+    assert_eq!(name, "net.zip");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut names: Vec<String> = zip.file_names().map(String::from).collect();
+    names.sort();
+    assert_eq!(names, ["dir/config.json", "dir/weights.bin"]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("dir/weights.bin").unwrap(), &mut text).unwrap();
+    assert_eq!(text, "www");
+    let none = route(
+        &env,
+        &rest_get(
+            "experiment/model/download",
+            &[("experimentKey", &key), ("modelName", "nope")],
+        ),
+    );
+    assert_eq!(status_of(none), 400);
+}
+
+#[test]
 fn a_project_reads_by_name_or_id_and_an_unknown_one_is_404() {
     let f = Fixture::new();
     let key = f.experiment();
@@ -883,6 +920,13 @@ const CALLS: &[(&str, &str, &str, &str, &str)] = &[
         "experimentKey={key}&modelName=remote",
         "",
     ),
+    (
+        "GET",
+        "rest",
+        "experiment/model/download",
+        "experimentKey={key}&modelName=net",
+        "",
+    ),
     ("GET", "rest", "artifacts/get-all", "workspace=local", ""),
     (
         "GET",
@@ -999,6 +1043,13 @@ fn every_implemented_row_is_driven_and_answered() {
         .as_str()
         .unwrap()
         .to_string();
+    upload(
+        &f,
+        &key,
+        "w.bin",
+        "w",
+        &[("type", "model-element"), ("groupingName", "net")],
+    );
     let project = f.store.project_id("local", "p").unwrap().unwrap();
     let made = json_of(route(
         &env,

@@ -241,6 +241,24 @@ pub fn models(env: &Env, req: &Request) -> Handled {
     })
 }
 
+/// `experiment/model/download`: a model's files in one zip (comet_ml's `download_model`).
+pub fn model_download(env: &Env, req: &Request) -> Handled {
+    let name = req
+        .q("modelName")
+        .ok_or_else(|| ApiError::bad_request("modelName is required"))?;
+    env.on_experiment(req, |k, _| match env.store.model_zip(k, name) {
+        Ok(Some(path)) => Ok(Reply::File {
+            path,
+            name: format!("{name}.zip"),
+            content_type: Some("application/octet-stream"),
+        }),
+        Ok(None) => Err(ApiError::bad_request(format!(
+            "Model {name} has no stored files"
+        ))),
+        Err(e) => Err(ApiError::internal(format!("cannot zip model {name}: {e}"))),
+    })
+}
+
 /// `asset/log-remote-model` (clientlib): a model whose files stay where they are, kept
 /// as remote assets of the model.
 pub fn log_remote_model(env: &Env, req: &Request) -> Handled {

@@ -114,6 +114,40 @@ impl Store {
         rows.collect()
     }
 
+    /// One of the experiment's models as a zip of its stored files (each under its
+    /// asset file name; remote files are links, not bytes, and are left out), written to
+    /// a new file in the downloads folder; `None` when the model has no files. Zips
+    /// older than an hour are removed first, so the folder holds only recent downloads.
+    pub fn model_zip(&self, key: &str, model: &str) -> Result<Option<PathBuf>, String> {
+        let files: Vec<AssetRow> = self
+            .model_assets(key, model)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|a| !a.remote)
+            .collect();
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let dir = self.dir.join("downloads");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        forget_old_files(&dir, std::time::Duration::from_secs(3600));
+        let path = dir.join(format!("{}.zip", crate::util::new_id()));
+        let out = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+        let mut zip = zip::ZipWriter::new(out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        for a in &files {
+            zip.start_file(a.file_name.as_str(), options)
+                .map_err(|e| e.to_string())?;
+            let mut src = std::fs::File::open(self.asset_file(&a.id))
+                .map_err(|e| format!("asset {} is missing: {e}", a.id))?;
+            std::io::copy(&mut src, &mut zip).map_err(|e| e.to_string())?;
+        }
+        zip.finish().map_err(|e| e.to_string())?;
+        Ok(Some(path))
+    }
+
     /// The assets of one of the experiment's models.
     pub fn model_assets(&self, key: &str, model: &str) -> rusqlite::Result<Vec<AssetRow>> {
         let mut st = self.conn.prepare(&format!(
@@ -257,5 +291,23 @@ impl Store {
             params![version_id],
             |r| r.get(0),
         )
+    }
+}
+
+/// Remove the files of `dir` last changed longer than `age` ago.
+fn forget_old_files(dir: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|d| d > age);
+        if old {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
