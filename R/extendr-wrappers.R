@@ -107,6 +107,10 @@ rust_server_chaos <- function(id, settings) .Call(wrap__rust_server_chaos, id, s
 #' @noRd
 rust_server_requests <- function(id) .Call(wrap__rust_server_requests, id)
 
+#' The requests a local server has answered most recently, each after its status.
+#' @noRd
+rust_server_answers <- function(id) .Call(wrap__rust_server_answers, id)
+
 #' Set the heartbeat interval (milliseconds) a local server asks its clients for.
 #' @noRd
 rust_server_heartbeat <- function(id, millis) .Call(wrap__rust_server_heartbeat, id, millis)

@@ -189,6 +189,8 @@ LocalServer <- R6::R6Class("cometr_local_server",
     },
     # The request lines (method, path and query) the server saw most recently.
     requests = function() rust_result(rust_server_requests(private$id)),
+    # The same, once answered, each after the answer's status ("200 GET /api/...").
+    answers = function() rust_result(rust_server_answers(private$id)),
     # Replace the random failures (a named list, see local_server()); NULL clears them.
     set_faults = function(faults = NULL) {
       if (!is.null(faults) && (!is.list(faults) || is.null(names(faults)) || any(!nzchar(names(faults))))) {

@@ -38,22 +38,6 @@ record_offline_run <- function(dir) {
   list(key = key, exp = exp, archive = file.path(dir, paste0(key, ".zip")))
 }
 
-# Run a Python script of fixtures/python with the comet_ml virtualenv; fails when
-# python3 or the virtualenv is not available. `cache` is the real cache folder.
-python_sdk <- function(script, args, cache, env = character()) {
-  need_python_sdk()
-  withr::local_envvar(XDG_CACHE_HOME = cache)
-  withr::local_envvar(env)
-  out <- suppressWarnings(system2(
-    "sh", c(shQuote(fixture("python", "sdk.sh")), shQuote(fixture("python", script)),
-            shQuote(args)),
-    stdout = TRUE, stderr = TRUE
-  ))
-  status <- attr(out, "status") %||% 0L
-  need_python_sdk(status, out)
-  list(status = status, out = out)
-}
-
 readLines_safe <- function(p) {
   if (!file.exists(p)) return(character())
   tryCatch(readLines(p, warn = FALSE), error = function(e) character())

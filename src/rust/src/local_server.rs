@@ -58,6 +58,13 @@ fn rust_server_requests(id: i32) -> Robj {
     ok(server::recent_requests(id))
 }
 
+/// The requests a local server has answered most recently, each after its status.
+/// @noRd
+#[extendr]
+fn rust_server_answers(id: i32) -> Robj {
+    ok(server::recent_answers(id))
+}
+
 /// Set the heartbeat interval (milliseconds) a local server asks its clients for.
 /// @noRd
 #[extendr]
@@ -114,6 +121,7 @@ extendr_module! {
     fn rust_server_start;
     fn rust_server_chaos;
     fn rust_server_requests;
+    fn rust_server_answers;
     fn rust_server_heartbeat;
     fn rust_server_stop;
     fn rust_server_fault;

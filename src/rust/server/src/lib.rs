@@ -33,8 +33,8 @@ mod trust;
 mod util;
 
 pub use lifecycle::{
-    add_fault, begin_stop, recent_requests, set_chaos, set_heartbeat, start, start_with, stop,
-    wait_for_shutdown_signal,
+    add_fault, begin_stop, recent_answers, recent_requests, set_chaos, set_heartbeat, start,
+    start_with, stop, wait_for_shutdown_signal,
 };
 pub use limits::Limits;
 pub use state::Fault;

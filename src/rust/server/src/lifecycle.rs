@@ -69,6 +69,18 @@ pub fn recent_requests(id: i32) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// The request lines a running server has answered most recently, oldest first, each
+/// after its status ("200 GET /api/rest/v2/...").
+pub fn recent_answers(id: i32) -> Vec<String> {
+    with_server(id, |s| {
+        s.answers
+            .lock()
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    })
+    .unwrap_or_default()
+}
+
 /// Set (or clear, with `None`) the random failures of a running server.
 pub fn set_chaos(id: i32, settings: Option<chaos::Settings>) -> bool {
     with_server(id, |s| s.chaos.lock().map(|mut c| *c = settings).is_ok()).unwrap_or(false)

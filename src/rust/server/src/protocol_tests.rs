@@ -772,6 +772,13 @@ const CALLS: &[(&str, &str, &str, &str, &str)] = &[
     (
         "POST",
         "rest",
+        "write/artifact/assets/remote/batch",
+        "experimentKey={key}",
+        r#"{"remoteArtifactAssetRequests":[{"link":"s3://b/r.csv","type":"asset","fileName":"r.csv","artifactVersionId":"{version}"}]}"#,
+    ),
+    (
+        "POST",
+        "rest",
         "write/artifacts/state",
         "",
         r#"{"artifactVersionId":"{version}","experimentKey":"{key}","state":"CLOSED"}"#,
@@ -940,6 +947,13 @@ const CALLS: &[(&str, &str, &str, &str, &str)] = &[
         "rest",
         "artifacts/version",
         "artifactId={artifact}&versionId={version}",
+        "",
+    ),
+    (
+        "GET",
+        "rest",
+        "get/artifacts",
+        "experimentKey={key}&filter=all",
         "",
     ),
     (

@@ -180,6 +180,10 @@ fn handler(api: Api, method: &Method, path: &str) -> Option<Handler> {
         (Rest, "write/artifacts/details") if post => artifacts::details,
         (Rest, "artifacts/get-all") if get => artifacts::get_all,
         (Rest, "artifacts/get") if get => artifacts::get_one,
+
+        // Artifacts from comet_ml: remote files in batches, lineage.
+        (Rest, "write/artifact/assets/remote/batch") if post => artifacts::remote_batch,
+        (Rest, "get/artifacts") if get => artifacts::lineage,
         _ => return protocol_handler(api, get, post, path),
     };
     Some(h)
@@ -246,12 +250,7 @@ const REFUSED: &[(Api, &str, &str)] = &[
     (Api::Clientlib, "asset/asset-item", NO_POINTS),
     (Api::Clientlib, "asset/", NO_POINTS),
     (Api::Clientlib, "logger/copy-steps-from-experiment", "the local server does not copy steps between experiments: log the steps to the new experiment"),
-    (Api::Rest, "get/artifacts", NOT_YET),
-    (Api::Rest, "write/artifact/assets/remote/batch", NOT_YET),
 ];
-
-const NOT_YET: &str =
-    "the local server does not answer this artifact call yet: log remote artifact files one by one";
 
 const NO_REGISTRY: &str = "the local server has no model registry: log models with log_model and read them with experiment/model";
 const NO_QUERY: &str = "the local server does not evaluate experiment queries: list a project's experiments (experiments) and filter them in the client";

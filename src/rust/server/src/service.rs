@@ -20,7 +20,9 @@ use crate::trust;
 /// Answer one request. Every answer tells browsers not to guess content types, so an
 /// uploaded HTML or text asset is never run as a page.
 pub async fn handle(state: Arc<State>, req: axum::extract::Request) -> Response {
-    let mut r = handle_logged(state, req).await;
+    let line = trust::log_line(req.method(), req.uri());
+    let mut r = handle_logged(state.clone(), req).await;
+    state.log_answer(r.status().as_u16(), &line);
     r.headers_mut().insert(
         "x-content-type-options",
         axum::http::HeaderValue::from_static("nosniff"),

@@ -40,6 +40,8 @@ pub struct State {
     pub chaos: Mutex<Option<chaos::Settings>>,
     /// The most recent request lines (method, path and query), for tests and debugging.
     pub requests: Mutex<VecDeque<String>>,
+    /// The same lines once answered, each after the answer's status ("404 GET ...").
+    pub answers: Mutex<VecDeque<String>>,
     /// The heartbeat interval clients are asked to keep, in milliseconds.
     pub heartbeat_ms: AtomicI64,
 }
@@ -56,6 +58,7 @@ impl State {
             faults: Mutex::new(Vec::new()),
             chaos: Mutex::new(None),
             requests: Mutex::new(VecDeque::new()),
+            answers: Mutex::new(VecDeque::new()),
             heartbeat_ms: AtomicI64::new(10_000),
         }
     }
@@ -81,6 +84,17 @@ impl State {
                 q.pop_front();
             }
             q.push_back(line);
+        }
+    }
+
+    /// Note an answered request with its status, forgetting the oldest beyond
+    /// `REQUEST_LOG`.
+    pub fn log_answer(&self, status: u16, line: &str) {
+        if let Ok(mut q) = self.answers.lock() {
+            if q.len() == REQUEST_LOG {
+                q.pop_front();
+            }
+            q.push_back(format!("{status} {line}"));
         }
     }
 

@@ -14,6 +14,7 @@ use crate::error::{code, ApiError};
 use crate::reply::{json, Handled};
 use crate::request::{percent_decode, str_field, Request};
 use crate::store::artifacts::{ArtifactRow, NewVersion, VersionRow};
+use crate::store::assets::NewAsset;
 use crate::util::{new_id, now_ms};
 
 // ---------------------------------------------------------------------------------
@@ -498,6 +499,140 @@ pub fn get_one(env: &Env, req: &Request) -> Handled {
     json(artifact_summary(env, &a, true)?)
 }
 
+// ---------------------------------------------------------------------------------
+// Files of a version, and lineage
+
+/// Files are added to a version only while it is OPEN: once CLOSED its content is final
+/// (readers may have downloaded it), and an ERROR version is abandoned. Comet refuses
+/// such uploads with a 400, so the client reports the asset as failed.
+pub fn require_open(env: &Env, vid: &str) -> Result<(), ApiError> {
+    let v = env
+        .store
+        .version_by_id(vid)?
+        .ok_or_else(|| not_found(vid))?;
+    if v.state == "OPEN" {
+        return Ok(());
+    }
+    let a = env
+        .store
+        .artifact_by_id(&v.artifact_id)?
+        .ok_or_else(|| not_found(vid))?;
+    Err(ApiError::bad_request(format!(
+        "Artifact version {}/{}:{} is {}: no assets can be added to it",
+        a.workspace, a.name, v.version, v.state
+    )))
+}
+
+/// `write/artifact/assets/remote/batch?experimentKey=`: the remote files of artifact
+/// versions, many at once (comet_ml sends them so when the backend is 3.12.26 or newer):
+/// `{"remoteArtifactAssetRequests": [{"link", "type", "metadata", "assetId", "fileName",
+/// "overwrite", "step", "context", "artifactVersionId", ...}]}`. All are kept or none.
+pub fn remote_batch(env: &Env, req: &Request) -> Handled {
+    let b = req.json()?;
+    let key = req
+        .experiment_key(&b)
+        .ok_or_else(|| ApiError::bad_request("experimentKey is required"))?;
+    let items = match b.get("remoteArtifactAssetRequests") {
+        Some(Value::Array(a)) => a.clone(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "remoteArtifactAssetRequests must be a list",
+            ))
+        }
+    };
+    env.with_experiment(&key, |k| {
+        let unit = env.store.unit()?;
+        for item in &items {
+            let link = str_field(item, "link")
+                .filter(|l| !l.is_empty())
+                .ok_or_else(|| ApiError::bad_request("each remote asset needs a link"))?;
+            let vid = str_field(item, "artifactVersionId").ok_or_else(|| {
+                ApiError::bad_request("each remote asset needs an artifactVersionId")
+            })?;
+            require_open(env, vid)?;
+            let file_name = str_field(item, "fileName")
+                .map(str::to_string)
+                .unwrap_or_else(|| super::assets::base_name(link));
+            let metadata = body_metadata(item.get("metadata")).filter(|m| m != "{}");
+            if let Some(m) = &metadata {
+                if serde_json::from_str::<Value>(m).is_err() {
+                    return Err(ApiError::bad_request("metadata must be a JSON object"));
+                }
+            }
+            // A resent item keeps its id: it replaces its first copy.
+            let id = str_field(item, "assetId")
+                .filter(|id| super::assets::valid_id(id))
+                .filter(|id| !matches!(env.store.asset_owner(id), Ok(Some(o)) if o != k))
+                .map(str::to_string)
+                .unwrap_or_else(new_id);
+            env.store.delete_asset(k, &id)?;
+            env.store.insert_asset(&NewAsset {
+                id: &id,
+                experiment_key: k,
+                file_name: &file_name,
+                size: 0,
+                kind: str_field(item, "type").unwrap_or("asset"),
+                metadata: metadata.as_deref(),
+                link: Some(link),
+                step: crate::request::int_of(item.get("step")),
+                context: str_field(item, "context"),
+                artifact_version_id: Some(vid),
+                sha1: None,
+                created_ms: now_ms(),
+            })?;
+        }
+        unit.commit()?;
+        json(json!({ "msg": format!("{} remote assets stored", items.len()) }))
+    })
+}
+
+/// `get/artifacts?experimentKey=&filter=all|input|output`: the artifact versions an
+/// experiment made (output) and read (input: fetched with its key as
+/// `consumerExperimentKey`), oldest first.
+pub fn lineage(env: &Env, req: &Request) -> Handled {
+    let key = req
+        .q("experimentKey")
+        .ok_or_else(|| ApiError::bad_request("experimentKey is required"))?;
+    let filter = req.q("filter").unwrap_or("all").to_ascii_lowercase();
+    if !matches!(filter.as_str(), "all" | "input" | "output") {
+        return Err(ApiError::bad_request(format!(
+            "filter must be all, input or output, not '{filter}'"
+        )));
+    }
+    env.with_experiment(key, |k| {
+        let mut rows: Vec<(&str, VersionRow)> = Vec::new();
+        if filter != "input" {
+            rows.extend(
+                env.store
+                    .versions_made_by(k)?
+                    .into_iter()
+                    .map(|v| ("output", v)),
+            );
+        }
+        if filter != "output" {
+            rows.extend(
+                env.store
+                    .versions_read_by(k)?
+                    .into_iter()
+                    .map(|v| ("input", v)),
+            );
+        }
+        let mut list = Vec::new();
+        for (direction, v) in &rows {
+            let Some(a) = env.store.artifact_by_id(&v.artifact_id)? else {
+                continue;
+            };
+            let mut item = version_json(env, &a, v)?;
+            item["direction"] = json!(direction);
+            item["artifactName"] = json!(a.name);
+            item["artifactId"] = json!(a.id);
+            item["workspaceName"] = json!(a.workspace);
+            list.push(item);
+        }
+        json(json!({ "experimentKey": k, "filter": filter, "artifacts": list }))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,5 +737,150 @@ mod tests {
         assert_eq!(v["artifactVersion"], "2.0.0");
         assert_eq!(v["alias"], json!(["prod"]));
         assert_eq!(v["sizeInBytes"], 0);
+    }
+
+    /// A version of artifact `name` made by experiment `key`, in `state`.
+    fn version_in(env: &Env, key: &str, name: &str, state: &str) -> String {
+        let made = json_of(upsert(
+            env,
+            &post(Api::Rest, "write/artifacts/upsert")
+                .with_json(&json!({"artifactName": name, "experimentKey": key})),
+        ));
+        let vid = made["artifactVersionId"].as_str().unwrap().to_string();
+        if state != "OPEN" {
+            let body = json!({"artifactVersionId": vid, "state": state});
+            json_of(set_state(
+                env,
+                &post(Api::Rest, "write/artifacts/state").with_json(&body),
+            ));
+        }
+        vid
+    }
+
+    #[test]
+    fn remote_assets_arrive_in_batches_into_open_versions_only() {
+        let f = Fixture::new();
+        let env = f.env();
+        let key = f.experiment();
+        let vid = version_in(&env, &key, "ds", "OPEN");
+        let batch = |items: Value| {
+            remote_batch(
+                &env,
+                &post(Api::Rest, "write/artifact/assets/remote/batch")
+                    .with_query("experimentKey", &key)
+                    .with_json(&json!({ "remoteArtifactAssetRequests": items })),
+            )
+        };
+        let items = json!([
+            {"link": "s3://b/a.csv", "type": "asset", "metadata": "{\"k\":1}",
+             "assetId": "a1", "fileName": "a.csv", "isRemote": true, "overwrite": false,
+             "step": 0, "artifactVersionId": vid},
+            {"link": "https://x.org/data/b.bin", "artifactVersionId": vid},
+        ]);
+        assert_eq!(
+            json_of(batch(items.clone()))["msg"],
+            "2 remote assets stored"
+        );
+        // Sent again (a retry), the item with an id replaces its first copy.
+        json_of(batch(json!([items[0].clone()])));
+        let files = f.store.version_files(&vid).unwrap();
+        let names: Vec<(&str, bool)> = files
+            .iter()
+            .map(|x| (x.file_name.as_str(), x.remote))
+            .collect();
+        assert_eq!(names, vec![("b.bin", true), ("a.csv", true)]);
+        assert_eq!(files[1].link.as_deref(), Some("s3://b/a.csv"));
+        assert_eq!(files[1].metadata.as_deref(), Some("{\"k\":1}"));
+        // Nothing is kept of a batch with an item that cannot be: no link, no version,
+        // or a version no longer OPEN.
+        let e = batch(json!([{"link": "s3://b/c", "artifactVersionId": vid}, {"type": "asset"}]))
+            .unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(f.store.version_files(&vid).unwrap().len(), 2);
+        let closed = version_in(&env, &key, "other", "CLOSED");
+        let e = batch(json!([{"link": "s3://b/d", "artifactVersionId": closed}])).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Artifact version local/other:1.0.0 is CLOSED: no assets can be added to it"
+        );
+        assert!(batch(json!({"not": "a list"})).is_err());
+        let e = batch(json!([{"link": "s3://b/d", "artifactVersionId": "nope"}])).unwrap_err();
+        assert_eq!(e.sdk_error_code, Some(code::ARTIFACT_NOT_FOUND));
+    }
+
+    #[test]
+    fn lineage_lists_what_an_experiment_made_and_read() {
+        let f = Fixture::new();
+        let env = f.env();
+        let maker = f.experiment();
+        let reader = f.experiment();
+        version_in(&env, &maker, "made", "CLOSED");
+        let lineage = |key: &str, filter: &str| {
+            let got = json_of(lineage(
+                &env,
+                &get(Api::Rest, "get/artifacts")
+                    .with_query("experimentKey", key)
+                    .with_query("filter", filter),
+            ));
+            got["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| format!("{} {}", a["artifactName"].as_str().unwrap(), a["direction"]))
+                .collect::<Vec<_>>()
+        };
+        assert!(lineage(&reader, "all").is_empty());
+        let read = get(Api::Rest, "artifacts/version")
+            .with_query("workspace", "local")
+            .with_query("artifactName", "made")
+            .with_query("experimentKey", &reader)
+            .with_query("consumerExperimentKey", &reader);
+        json_of(version(&env, &read));
+        json_of(version(&env, &read));
+        assert_eq!(lineage(&reader, "all"), vec!["made \"input\""]);
+        assert!(lineage(&reader, "output").is_empty());
+        assert_eq!(lineage(&maker, "output"), vec!["made \"output\""]);
+        assert!(lineage(&maker, "input").is_empty());
+        let bad = get(Api::Rest, "get/artifacts")
+            .with_query("experimentKey", &maker)
+            .with_query("filter", "sideways");
+        assert_eq!(lineage_err(&env, &bad), 400);
+        let unknown = get(Api::Rest, "get/artifacts").with_query("experimentKey", "nope");
+        assert_eq!(lineage_err(&env, &unknown), 400);
+    }
+
+    fn lineage_err(env: &Env, req: &Request) -> u16 {
+        lineage(env, req).unwrap_err().status
+    }
+
+    #[test]
+    fn files_are_uploaded_into_open_versions_only() {
+        let f = Fixture::new();
+        let env = f.env();
+        let key = f.experiment();
+        let upload = |vid: &str, name: &str| {
+            let mut req = post(Api::Rest, "write/experiment/upload-asset")
+                .with_query("experimentKey", &key)
+                .with_query("artifactVersionId", vid)
+                .with_query("fileName", name);
+            let mut form = crate::request::Form::default();
+            form.fields.insert("link".into(), format!("s3://b/{name}"));
+            req.form = Some(form);
+            crate::router::route(&env, &req)
+        };
+        let open = version_in(&env, &key, "open", "OPEN");
+        assert!(upload(&open, "a").is_ok());
+        let closed = version_in(&env, &key, "closed", "CLOSED");
+        let e = upload(&closed, "b").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.message,
+            "Artifact version local/closed:1.0.0 is CLOSED: no assets can be added to it"
+        );
+        assert!(f.store.version_files(&closed).unwrap().is_empty());
+        let failed = version_in(&env, &key, "failed", "ERROR");
+        assert_eq!(upload(&failed, "c").unwrap_err().status, 400);
+        let e = upload("no-such-version", "d").unwrap_err();
+        assert_eq!(e.sdk_error_code, Some(code::ARTIFACT_NOT_FOUND));
     }
 }

@@ -11,7 +11,7 @@ use crate::store::assets::{AssetRow, NewAsset};
 use crate::util::{new_id, now_ms};
 
 /// Asset ids name files on disk, so a client-chosen id must be a plain token.
-fn valid_id(id: &str) -> bool {
+pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
@@ -106,6 +106,9 @@ fn upload(env: &Env, req: &Request, default_type: &str) -> Handled {
     // `log_model` files each of a model's assets under the model's name.
     let model = q("groupingName");
     env.with_experiment(&key, |k| {
+        if let Some(vid) = version.as_deref() {
+            super::artifacts::require_open(env, vid)?;
+        }
         // A retried upload with the same id replaces its first attempt, but an id that
         // another experiment owns is that experiment's asset: this upload gets its own.
         let asset_id = match asked_id.clone() {

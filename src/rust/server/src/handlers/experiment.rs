@@ -672,6 +672,24 @@ pub fn system_details(env: &Env, req: &Request) -> Handled {
         ] {
             doc.entry(f).or_insert(Value::Null);
         }
+        let deps = json_doc(env, k, "dependencies")?;
+        if !deps.is_empty() {
+            let mut packages: Vec<Value> = match doc.get("installedPackages") {
+                Some(Value::Array(a)) => a.clone(),
+                _ => Vec::new(),
+            };
+            for (name, version) in &deps {
+                let line = json!(format!("{name}=={}", version.as_str().unwrap_or_default()));
+                if !packages.contains(&line) {
+                    packages.push(line);
+                }
+            }
+            doc.insert("installedPackages".into(), Value::Array(packages));
+        }
+        if let Some(cloud) = env.store.doc(k, "cloud_details")? {
+            let v: Value = serde_json::from_str(&cloud).unwrap_or(Value::Null);
+            doc.insert("cloudDetails".into(), v);
+        }
         // Comet answers the process id as a number, whatever the client sent.
         if let Some(pid) = int_of(doc.get("pid")) {
             doc.insert("pid".into(), json!(pid));
@@ -893,5 +911,57 @@ mod tests {
         assert_eq!(code_text(Some(&json!(["a", "b"]))), "a\nb");
         assert_eq!(code_text(Some(&json!("x <- 1"))), "x <- 1");
         assert_eq!(code_text(None), "");
+    }
+
+    #[test]
+    fn dependencies_and_cloud_details_read_back_with_the_system_details() {
+        use crate::request::Api;
+        use crate::testing::{get, json_of, post, Fixture};
+        let f = Fixture::new();
+        let env = f.env();
+        let key = f.experiment();
+        let write = |path: &str, body: Value| {
+            let mut b = body;
+            b["experimentKey"] = json!(key);
+            json_of(match path {
+                "dependencies" => log_dependencies(
+                    &env,
+                    &post(Api::Rest, "write/experiment/dependencies").with_json(&b),
+                ),
+                "cloud" => set_cloud_details(
+                    &env,
+                    &post(Api::Rest, "write/experiment/cloud-details").with_json(&b),
+                ),
+                _ => set_system_details(
+                    &env,
+                    &post(Api::Rest, "write/experiment/system-details").with_json(&b),
+                ),
+            });
+        };
+        write(
+            "system",
+            json!({"installedPackages": ["a==1", "numpy==2.0"]}),
+        );
+        write(
+            "dependencies",
+            json!({"timestamp": 1,
+            "logDependencies": [{"name": "numpy", "version": "2.0"}, {"name": "b", "version": "3"}]}),
+        );
+        write(
+            "cloud",
+            json!({"provider": "AWS", "metadata": {"region": "r1"}}),
+        );
+        let got = json_of(system_details(
+            &env,
+            &get(Api::Rest, "experiment/system-details").with_query("experimentKey", &key),
+        ));
+        assert_eq!(
+            got["installedPackages"],
+            json!(["a==1", "numpy==2.0", "b==3"])
+        );
+        assert_eq!(
+            got["cloudDetails"],
+            json!({"provider": "AWS", "metadata": {"region": "r1"}})
+        );
     }
 }

@@ -158,11 +158,16 @@ impl Store {
 
     /// An artifact's versions in the order they were created.
     pub fn versions(&self, artifact_id: &str) -> rusqlite::Result<Vec<VersionRow>> {
+        self.versions_where("artifact_id", artifact_id)
+    }
+
+    /// The versions whose column `col` (a constant) holds `value`, oldest first.
+    fn versions_where(&self, col: &str, value: &str) -> rusqlite::Result<Vec<VersionRow>> {
         let mut st = self.conn.prepare(&format!(
-            "SELECT {VERSION_COLS} FROM artifact_versions WHERE artifact_id = ?1
+            "SELECT {VERSION_COLS} FROM artifact_versions WHERE {col} = ?1
              ORDER BY created_ms, rowid"
         ))?;
-        let rows = st.query_map(params![artifact_id], version_from_row)?;
+        let rows = st.query_map(params![value], version_from_row)?;
         rows.collect()
     }
 
@@ -242,6 +247,27 @@ impl Store {
             params![state, id],
         )?;
         Ok(())
+    }
+
+    /// The versions an experiment created, oldest first.
+    pub fn versions_made_by(&self, key: &str) -> rusqlite::Result<Vec<VersionRow>> {
+        self.versions_where("experiment_key", key)
+    }
+
+    /// The versions an experiment read, in the order it first read them.
+    pub fn versions_read_by(&self, key: &str) -> rusqlite::Result<Vec<VersionRow>> {
+        let cols = VERSION_COLS
+            .split(", ")
+            .map(|c| format!("v.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {cols} FROM artifact_consumers c
+             JOIN artifact_versions v ON v.version_id = c.version_id
+             WHERE c.experiment_key = ?1 ORDER BY c.created_ms, c.rowid"
+        ))?;
+        let rows = st.query_map(params![key], version_from_row)?;
+        rows.collect()
     }
 
     /// Note that an experiment read this version (once per experiment).
