@@ -185,6 +185,7 @@ asset_params <- function(type, name, step = NULL, epoch = NULL, overwrite = FALS
 
 check_asset_args <- function(name, step, overwrite, metadata, epoch = NULL) {
   check_string(name, "name")
+  if (identical(name, "")) abort_input("name", "must not be empty")
   check_count(step, "step")
   check_count(epoch, "epoch")
   check_flag(overwrite, "overwrite")
@@ -243,7 +244,8 @@ image_array <- function(image) {
 # R's png() device.
 write_png <- function(a, path) {
   if (requireNamespace("png", quietly = TRUE)) {
-    png::writePNG(if (dim(a)[[3]] == 1L) a[, , 1] else a, path)
+    # A grey image goes as a matrix (a 1-row or 1-column one must stay one).
+    png::writePNG(if (dim(a)[[3]] == 1L) matrix(a, dim(a)[[1]], dim(a)[[2]]) else a, path)
     return(invisible(path))
   }
   d <- dim(a)
@@ -300,7 +302,14 @@ exp_log_figure <- function(self, private, plot, name, overwrite, step, metadata,
   draw <- plot_drawer(plot)
   private$check_active()
   path <- tempfile(fileext = paste0(".", format))
-  with_device(path, format, width, height, code = draw())
+  tryCatch(
+    with_device(path, format, width, height, code = draw()),
+    error = function(e) {
+      unlink(path)
+      abort_input("plot", sprintf("could not be drawn (at width %s and height %s inches): %s",
+                                  format(width), format(height), conditionMessage(e)))
+    }
+  )
   log_generated(private, path, "image", name %||% paste0("figure.", format), step, NULL,
                 overwrite, metadata)
 }
@@ -390,6 +399,9 @@ json_text <- function(x) {
 # A string as UTF-8 bytes, with no newline added (as comet_ml writes JSON and text).
 write_text <- function(text, path) writeBin(charToRaw(enc2utf8(text)), path)
 
+# The most categories a confusion matrix may have (a million cells of JSON).
+max_categories <- 1000L
+
 # `exp$log_confusion_matrix()`: the JSON comet_ml's ConfusionMatrix.to_json() writes
 # and Comet's UI reads (rows are actual categories, columns predicted), of type
 # `confusion-matrix`.
@@ -423,9 +435,12 @@ exp_log_confusion_matrix <- function(self, private, actual, predicted, labels, m
   } else {
     categories <- function(v, arg) {
       if (is.null(v)) abort_input(arg, "is required unless `matrix` is given")
-      if (!is.atomic(v) || length(v) == 0L || anyNA(v) || (is.object(v) && !is.factor(v))) {
+      ok <- (is.factor(v) || (!is.object(v) && (is.character(v) || is.numeric(v) ||
+                                                 is.logical(v)))) && length(v) > 0L && !anyNA(v)
+      if (!ok) {
         abort_input(arg, "must be a vector of categories (a factor, strings or numbers) with no NA")
       }
+      check_text(as.character(v), arg, 10000)
       v
     }
     actual <- categories(actual, "actual")
@@ -437,8 +452,14 @@ exp_log_confusion_matrix <- function(self, private, actual, predicted, labels, m
       } else {
         sort(unique(c(as.vector(actual), as.vector(predicted))))
       }
+      if (length(labels) > max_categories) {
+        abort_input("actual", sprintf("has more than %d distinct categories", max_categories))
+      }
     }
     key <- as.character(labels)
+    if (length(key) > max_categories) {
+      abort_input("labels", sprintf("has more than %d categories", max_categories))
+    }
     i <- match(as.character(actual), key)
     j <- match(as.character(predicted), key)
     if (anyNA(i)) abort_input("actual", "holds a category that is not in `labels`")
@@ -448,6 +469,9 @@ exp_log_confusion_matrix <- function(self, private, actual, predicted, labels, m
   }
   labels <- as.character(labels)
   check_text(labels, "labels", 10000)
+  if (length(labels) > max_categories) {
+    abort_input("labels", sprintf("has more than %d categories", max_categories))
+  }
   private$check_active()
   body <- list(
     version = jsonlite::unbox(1L), title = jsonlite::unbox(title), labels = labels,

@@ -131,6 +131,12 @@ test_that("log_image() sends a file as it is and writes arrays and rasters as PN
   expect_error(exp$log_image(array(0, c(2, 2, 5))), "`image`", class = "cometr_input_error")
   expect_error(exp$log_image(matrix(1), overwrite = NA), "overwrite",
                class = "cometr_input_error")
+  expect_error(exp$log_image(matrix(1), name = ""), "`name`", class = "cometr_input_error")
+
+  # A one-pixel image stays an image.
+  exp$log_image(matrix(0.5), name = "dot.png")
+  dot <- Filter(function(x) x$fileName == "dot.png", exp$get_asset_list("image")$assets)[[1]]
+  expect_identical(dim(png::readPNG(exp$get_asset(dot$assetId))), c(1L, 1L))
 
   # A file is sent byte for byte, under its own name (creating an experiment stops the
   # one before).
@@ -177,6 +183,8 @@ test_that("log_figure() renders base, ggplot and recorded plots to PNG and SVG",
   if (is.raw(svg)) svg <- rawToChar(svg)
   expect_match(svg, "<svg", fixed = TRUE)
   expect_error(exp$log_figure("not a plot"), "`plot`", class = "cometr_input_error")
+  expect_error(exp$log_figure(function() stop("no data")), "no data",
+               class = "cometr_input_error")
   expect_error(exp$log_figure(function() plot(1), format = "jpeg"), "`format`",
                class = "cometr_input_error")
 })
@@ -246,6 +254,10 @@ test_that("log_confusion_matrix() sends the JSON Comet's UI reads", {
   expect_error(exp$log_confusion_matrix(matrix = matrix(1:6, 2)), "`matrix`",
                class = "cometr_input_error")
   expect_error(exp$log_confusion_matrix(), "`actual`", class = "cometr_input_error")
+  expect_error(exp$log_confusion_matrix(1, 1, labels = 1:5000), "`labels`",
+               class = "cometr_input_error")
+  expect_error(exp$log_confusion_matrix(1:2000, 1:2000), "`actual`",
+               class = "cometr_input_error")
 
   exp2 <- new_test_experiment()
   exp2$log_confusion_matrix(matrix = matrix(c(5, 1, 2, 7), 2), labels = c("no", "yes"),
@@ -301,4 +313,31 @@ test_that("media logged while the server is down arrive once it is back", {
   on.exit(got$stop())
   types <- values_of(got$get_asset_list()$assets, "type")
   expect_setequal(types, c("curve", "text-sample"))
+})
+
+test_that("offline, the new methods are archived and upload_offline() delivers them", {
+  srv <- local_test_server()
+  dir <- file.path(tempfile(), "runs")
+  withr::with_envvar(c(COMET_OFFLINE = "TRUE", COMET_OFFLINE_DIRECTORY = dir), {
+    exp <- suppressMessages(create_experiment(log_code = FALSE, log_system_details = FALSE,
+                                              log_output = FALSE, keep_active = FALSE))
+    exp$log_metrics(data.frame(step = 1:500, loss = 1 / (1:500)))
+    exp$log_parameters(list(model = list(depth = 4)))
+    exp$log_curve("roc", x = c(0, 1), y = c(0, 1))
+    exp$log_image(matrix(0.5, 2, 2), name = "grey.png")
+    key <- exp$get_key()
+    suppressMessages(exp$stop())
+  })
+  suppressMessages(capture.output(upload_offline(dir)))
+  got <- suppressMessages(get_experiment(key))
+  on.exit(got$stop())
+  d <- as.data.frame(got)
+  expect_identical(sort(d$step), 1:500)
+  expect_equal(d$value[order(d$step)], 1 / (1:500))
+  expect_identical(as.data.frame(got, what = "parameters")$value[[1]], "4")
+  assets <- got$get_asset_list()$assets
+  expect_setequal(values_of(assets, "type"), c("curve", "image"))
+  img <- assets[[match("image", values_of(assets, "type"))]]
+  expect_identical(img$fileName, "grey.png")
+  expect_identical(dim(png::readPNG(got$get_asset(img$assetId))), c(2L, 2L))
 })
