@@ -66,7 +66,7 @@ test_that("the Python SDK logs every kind of data, reads it back, and so does co
   expect_identical(o[c("note", "owner", "Name")], c(note = "hello", owner = "python",
                                                      Name = "broad-run"))
   expect_setequal(unlist(exp$get_tags()$tags), c("py", "sdk", "broad"))
-  expect_identical(exp$get_html()$html, "<p>first</p><p>second</p>")
+  expect_match(exp$get_html()$html, "^<p>first</p><p>second</p><div>")
   expect_match(exp$get_output()$output, "hello from python\nsecond line\n", fixed = TRUE)
   expect_identical(exp$get_graph()$graph, "Sequential(Linear(4, 2))")
   sys <- exp$get_system_details()
@@ -79,10 +79,11 @@ test_that("the Python SDK logs every kind of data, reads it back, and so does co
   names <- vapply(assets, `[[`, "", "fileName")
   types <- vapply(assets, `[[`, "", "type")
   expect_true(all(c("data.txt", "data.csv", "data.json", "notes.txt", "remote.csv",
-                    "table.csv", "grey.png", "roc", "confusion-matrix.json", "weights",
-                    "snippet.py", "weights.bin") %in% names))
+                    "folder/sub/deep.txt", "table.csv", "grey.png", "roc",
+                    "confusion-matrix.json", "weights", "snippet.py", "weights.bin", "model.pt",
+                    "tone.wav", "clip.gif", "nb.ipynb") %in% names))
   expect_true(all(c("image", "curve", "confusion-matrix", "histogram3d", "source_code",
-                    "model-element", "text-sample") %in% types))
+                    "model-element", "text-sample", "audio", "video", "notebook") %in% types))
   # get_asset() answers text, parsed JSON or bytes by the content type served.
   asset <- function(n) exp$get_asset(assets[[match(n, names)]]$assetId)
   text <- function(x) if (is.raw(x)) rawToChar(x) else x
@@ -95,7 +96,8 @@ test_that("the Python SDK logs every kind of data, reads it back, and so does co
   remote <- assets[[match("remote.csv", names)]]
   expect_true(remote$remote)
   expect_identical(remote$link, "s3://bucket/folder/remote.csv")
-  expect_length(exp$get_asset_list(type = "model-element")$assets, 1)
+  expect_length(exp$get_asset_list(type = "model-element")$assets, 2)
+  expect_identical(asset("tone.wav")[1:4], charToRaw("RIFF"))
 
   # The artifact comet_ml logged, downloaded by cometr (its local file; the remote one
   # is a link).
