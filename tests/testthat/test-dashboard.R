@@ -64,7 +64,11 @@ log_run <- function(name, scale, image = NULL) {
   exp$log_parameter("learning_rate", scale / 10)
   exp$add_tags(list(hostile_tag, hostile_tag2, "baseline"))
   for (step in 1:12) exp$log_metric("loss", round(1 / (step * scale), 4), step = step)
-  if (!is.null(image)) exp$upload_asset(image, type = "image")
+  if (!is.null(image)) {
+    exp$upload_asset(image, type = "image")
+    # A machine reading, as SDKs log them: shown apart from the run's own metrics.
+    for (step in 1:3) exp$log_metric("sys.ram.used", 1e9 + step, step = step)
+  }
   exp$stop()
   exp
 }
@@ -95,6 +99,7 @@ test_that("the dashboard lists runs, charts and overlays them, shows images, and
   expect_match(dom, ">run-a</a>", fixed = TRUE)
   expect_match(dom, ">run-b</a>", fixed = TRUE)
   expect_match(dom, 'data-chart="loss" data-series="2"', fixed = TRUE)
+  expect_no_match(dom, 'title="metric sys.ram.used"', fixed = TRUE)
   expect_identical(count_matches('<polyline[^>]*data-label="run-[ab]" data-points="12"', dom), 2L)
   # The tags are text: escaped in the DOM, no element made of them, nothing run.
   expect_match(dom, "&lt;script&gt;document.title='pwned'&lt;/script&gt;", fixed = TRUE)
@@ -115,6 +120,8 @@ test_that("the dashboard lists runs, charts and overlays them, shows images, and
   expect_match(dom, '<polyline[^>]*data-label="loss" data-points="12"')
   expect_match(dom, '<img alt="dash-plot.png" data-asset="dash-plot.png" src="blob:http://', fixed = TRUE)
   expect_match(dom, "learning_rate", fixed = TRUE)
+  expect_match(dom, '<h3>System metrics</h3><div class="charts"><div class="chart-box"><h3>sys.ram.used</h3>',
+               fixed = TRUE)
   shot <- screenshot(a$get_url(), "experiment.png", height = 1800)
   expect_gt(file.size(shot), 10000)
   # The same page with the other run overlaid.

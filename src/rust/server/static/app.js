@@ -363,19 +363,31 @@
       if (!(m instanceof Map)) continue;
       for (const n of m.keys()) if (!names.includes(n)) names.push(n);
     }
-    const grid = el("div", { class: "charts" });
-    for (const name of names) {
-      const series = [];
-      runs.forEach((r, i) => {
-        const m = loaded[i];
-        if (m instanceof Map && m.has(name)) {
-          series.push({ label: runs.length > 1 ? r.label : name, color: COLORS[i % COLORS.length], points: m.get(name) });
-        }
-      });
-      add(grid, [lineChart(name, series, "step")]);
-    }
-    container.replaceChildren(names.length ? grid : el("p", { class: "muted", text: "No metrics logged." }));
+    const chartsOf = (list) => {
+      const grid = el("div", { class: "charts" });
+      for (const name of list) {
+        const series = [];
+        runs.forEach((r, i) => {
+          const m = loaded[i];
+          if (m instanceof Map && m.has(name)) {
+            series.push({ label: runs.length > 1 ? r.label : name, color: COLORS[i % COLORS.length], points: m.get(name) });
+          }
+        });
+        add(grid, [lineChart(name, series, "step")]);
+      }
+      return grid;
+    };
+    // The machine's readings (CPU, memory, GPU) that SDKs log as sys.* come after the
+    // run's own metrics, as Comet shows them apart.
+    const own = names.filter((n) => !isSystemMetric(n)), system = names.filter(isSystemMetric);
+    const parts = [];
+    if (own.length) parts.push(chartsOf(own));
+    if (system.length) parts.push(el("h3", { text: "System metrics" }), chartsOf(system));
+    if (!parts.length) parts.push(el("p", { class: "muted", text: "No metrics logged." }));
+    container.replaceChildren(...parts);
   }
+
+  function isSystemMetric(name) { return /^sys\./.test(name); }
 
   // ---- The projects page -------------------------------------------------------------
   async function homePage() {
@@ -454,7 +466,7 @@
     const ok = rows.filter((r) => r && r.e);
     const metricNames = [], paramNames = [];
     for (const r of ok) {
-      for (const n of r.metrics.keys()) if (!metricNames.includes(n)) metricNames.push(n);
+      for (const n of r.metrics.keys()) if (!metricNames.includes(n) && !isSystemMetric(n)) metricNames.push(n);
       for (const n of r.params.keys()) if (!paramNames.includes(n)) paramNames.push(n);
     }
     const columns = [
