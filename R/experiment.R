@@ -294,8 +294,10 @@ Experiment <- R6::R6Class("Experiment",
     },
 
     #' @description Stop the experiment: send everything queued (waiting at most
-    #'   `getOption("cometr.stop_timeout", 30)` seconds), stop output capture and
-    #'   heartbeats, and mark it ended. Calling it again does nothing.
+    #'   `getOption("cometr.stop_timeout", 30)` seconds, and no more than 3 s once
+    #'   Comet has refused or dropped every connection for 3 s: what is left stays in
+    #'   the spool for [send_spool()]), stop output capture and heartbeats, and mark it
+    #'   ended. Calling it again does nothing.
     stop = function() {
       private$finish()
       invisible(self)
@@ -950,9 +952,15 @@ Experiment <- R6::R6Class("Experiment",
         } else {
           ""
         }
+        # The end does not wait the whole timeout for a server that is down.
+        why <- if (isTRUE(res$down)) {
+          sprintf(": Comet at %s cannot be reached", url_root())
+        } else {
+          sprintf(" within %s seconds", format(timeout))
+        }
         cometr_warn(sprintf(
-          "%s of experiment %s could not be delivered within %s seconds.%s%s",
-          n_of(res$pending, "logged item"), private$key, format(timeout), files, where
+          "%s of experiment %s could not be delivered%s.%s%s",
+          n_of(res$pending, "logged item"), private$key, why, files, where
         ), "cometr_delivery_warning", pending = res$pending, spool = res$spool,
         files = as.character(res$files))
       }

@@ -138,6 +138,16 @@ cometr_server_url <- function(proc, timeout = 30) {
   stop(paste(c("cometr-server did not start:", seen, proc$read_error_lines()), collapse = "\n"))
 }
 
+# A cometr-server process serving `dir` on `port` (a free one when 0), killed when the
+# calling test ends; its address and process.
+server_process <- function(dir, port = 0L, env = parent.frame()) {
+  proc <- processx::process$new(cometr_server_bin(), c("--port", port, "--dir", dir),
+                                stdout = "|", stderr = "|")
+  withr::defer(if (proc$is_alive()) proc$kill(), envir = env)
+  url <- cometr_server_url(proc)
+  list(proc = proc, url = url, port = as.integer(sub("^.*:([0-9]+)/clientlib/$", "\\1", url)))
+}
+
 # The comparisons with Comet's Python SDK never skip: a machine without python3, a shell
 # or the pinned packages of fixtures/python/requirements.txt fails them (tools/setup.sh
 # installs python3 and python3-venv). `status` and `out`: what fixtures/python/sdk.sh gave.

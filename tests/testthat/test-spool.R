@@ -146,16 +146,6 @@ test_that("an upload queued when R is killed stays in the spool and send_spool()
   expect_length(list.files(file.path(spool, "files"), recursive = TRUE), 0)
 })
 
-# A cometr-server process serving `dir` on `port` (a free one when 0), killed when the
-# calling test ends; its address and process.
-server_process <- function(dir, port = 0L, env = parent.frame()) {
-  proc <- processx::process$new(cometr_server_bin(), c("--port", port, "--dir", dir),
-                                stdout = "|", stderr = "|")
-  withr::defer(if (proc$is_alive()) proc$kill(), envir = env)
-  url <- cometr_server_url(proc)
-  list(proc = proc, url = url, port = as.integer(sub("^.*:([0-9]+)/clientlib/$", "\\1", url)))
-}
-
 # The steps of metric "m" the server holds for experiment `key`.
 stored_steps <- function(key) {
   exp <- suppressMessages(get_experiment(key))

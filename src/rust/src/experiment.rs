@@ -28,7 +28,8 @@ fn report_list(r: experiment::Report) -> Robj {
         problem_classes = problem_classes,
         files = r.files,
         spool = spool,
-        archive = archive
+        archive = archive,
+        down = r.down
     ))
 }
 

@@ -22,6 +22,12 @@ pub fn end_notice_timeout(stop_timeout: Duration) -> Duration {
     Duration::from_secs(5).min(stop_timeout.max(Duration::from_millis(500)))
 }
 
+/// At the end of a run, a server that has given no answer at all (connections refused
+/// or broken) for this long, while the end waited as long, is taken as down: the end
+/// stops waiting for it, and what is left stays in the spool for `send_spool()`, as
+/// Comet's SDK ends at once, leaving an archive, when it has lost its connection.
+pub const DOWN_AT_END: Duration = Duration::from_secs(3);
+
 /// Open the outbox of an online experiment: its batches go to the server at `root`.
 pub fn open_online(key: &str, api_key: &str, root: &str, mut settings: Settings) -> i32 {
     logging::register_secret(api_key);
@@ -80,6 +86,8 @@ pub struct Report {
     /// At close, for a sink that leaves an archive: its path, or why it could not be
     /// written (the reason is among the problems too).
     pub archive: Option<Result<PathBuf, String>>,
+    /// At close: the wait ended early because the server was down (`DOWN_AT_END`).
+    pub down: bool,
 }
 
 impl Report {
@@ -140,7 +148,8 @@ pub fn close(id: i32, timeout: Duration, end: bool) -> Report {
         return Report::ended();
     };
     output::stop(id);
-    let mut ok = s.flush_blocking(timeout);
+    let mut ok = s.flush_blocking_unless_down(timeout, Some(DOWN_AT_END));
+    let down = !ok && s.pending() > 0 && s.server_down(DOWN_AT_END);
     if end && ok {
         s.send_end(end_notice_timeout(timeout));
     }
@@ -164,6 +173,7 @@ pub fn close(id: i32, timeout: Duration, end: bool) -> Report {
         files,
         spool,
         archive,
+        down,
     }
 }
 

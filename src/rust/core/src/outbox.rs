@@ -698,9 +698,23 @@ impl Outbox {
         }
     }
 
+    /// Whether this outbox's server has given no answer at all for `grace` or longer.
+    pub fn server_down(&self, grace: Duration) -> bool {
+        !self.settings.server.is_empty()
+            && crate::retry::unreachable_for(&self.settings.server).is_some_and(|d| d >= grace)
+    }
+
     /// Flush from R's main thread, waiting at most `timeout`.
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        self.flush_blocking_unless_down(timeout, None)
+    }
+
+    /// `flush_blocking`, which with `down` also ends (false) once the wait has lasted
+    /// that long while the server has given no answer at all for that long: at the end
+    /// of a run, a server that is down is not waited for (what is left stays spooled).
+    pub fn flush_blocking_unless_down(&self, timeout: Duration, down: Option<Duration>) -> bool {
+        let started = Instant::now();
+        let deadline = started + timeout;
         let what = || {
             format!(
                 "Waiting for {} queued item(s) to reach Comet; trying for up to {} s (options `cometr.flush_timeout` and `cometr.stop_timeout` change this; Ctrl-C stops, the items stay queued).",
@@ -708,10 +722,21 @@ impl Outbox {
                 timeout.as_secs()
             )
         };
+        let is_down = || down.is_some_and(|g| started.elapsed() >= g && self.server_down(g));
         let send = async {
-            tokio::time::timeout(timeout + Duration::from_millis(50), self.send_all(deadline))
-                .await
-                .unwrap_or(false)
+            let flush =
+                tokio::time::timeout(timeout + Duration::from_millis(50), self.send_all(deadline));
+            tokio::pin!(flush);
+            loop {
+                tokio::select! {
+                    done = &mut flush => return done.unwrap_or(false),
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                        if is_down() {
+                            return false;
+                        }
+                    }
+                }
+            }
         };
         http::block_on_interruptible(send, what, || false)
     }

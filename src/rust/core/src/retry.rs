@@ -116,6 +116,46 @@ pub fn fits(now: Instant, pause: Duration, deadline: Instant) -> bool {
     now.checked_add(pause).is_some_and(|t| t < deadline)
 }
 
+/// Since when each server (by origin: scheme, host and port) has given no answer at
+/// all: every attempt since failed to connect or broke off. Any answer clears it. The
+/// end of a run reads it, to stop waiting for a server that is down (the data stays
+/// in the spool).
+static UNREACHABLE: std::sync::Mutex<Vec<(String, Instant)>> = std::sync::Mutex::new(Vec::new());
+
+/// The origin of `url` (`scheme://host:port`), the unit of reachability.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
+/// Note what an attempt to reach `url` came to.
+pub fn note_reachability(url: &str, outcome: &Outcome) {
+    let Ok(mut all) = UNREACHABLE.lock() else {
+        return;
+    };
+    let o = origin(url);
+    let at = all.iter().position(|(k, _)| k == o);
+    match (outcome, at) {
+        (Outcome::Unreachable, None) => all.push((o.to_string(), Instant::now())),
+        (Outcome::Answer(..), Some(i)) => {
+            all.swap_remove(i);
+        }
+        _ => {}
+    }
+}
+
+/// How long the server at `url` has given no answer at all (`None`: it answered last).
+pub fn unreachable_for(url: &str) -> Option<Duration> {
+    let all = UNREACHABLE.lock().ok()?;
+    let o = origin(url);
+    all.iter()
+        .find(|(k, _)| k == o)
+        .map(|(_, since)| since.elapsed())
+}
+
 /// Send `req`, retrying transient failures until the next wait would pass `deadline`.
 /// The last answer or failure is returned as it came, for the caller to judge.
 pub async fn send_until(req: &Request, deadline: Instant) -> Result<Response, Failure> {
@@ -142,6 +182,7 @@ where
     loop {
         check().await?;
         let result = http::send(req).await;
+        note_reachability(&req.url, &Outcome::of(&result));
         let Some(wait) = pause_with(Outcome::of(&result), attempt, random_unit()) else {
             return Ok(result);
         };
@@ -205,6 +246,22 @@ mod tests {
 
     fn h(k: &str, v: &str) -> Vec<(String, String)> {
         vec![(k.to_string(), v.to_string())]
+    }
+
+    #[test]
+    fn reachability_is_kept_per_origin_until_an_answer() {
+        let url = "http://127.0.0.1:9/clientlib/batch/logger/experiment/metric";
+        assert_eq!(origin(url), "http://127.0.0.1:9");
+        assert_eq!(origin("http://h:1"), "http://h:1");
+        assert!(unreachable_for(url).is_none());
+        note_reachability(url, &Outcome::Unreachable);
+        std::thread::sleep(Duration::from_millis(20));
+        note_reachability("http://127.0.0.1:9/api/rest/v2/x", &Outcome::Unreachable);
+        // The same server by another path: still down since the first failure.
+        assert!(unreachable_for("http://127.0.0.1:9/other").unwrap() >= Duration::from_millis(20));
+        assert!(unreachable_for("http://127.0.0.1:10/x").is_none());
+        note_reachability(url, &Outcome::Answer(503, &[]));
+        assert!(unreachable_for(url).is_none());
     }
 
     #[test]
