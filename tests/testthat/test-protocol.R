@@ -32,7 +32,7 @@ test_that("comet_ml reads models, projects and a run's state, with no SDK compla
   writeBin(charToRaw("a,b\n1,2\n"), csv)
   key <- out_value(api_reads(srv$url, cache, "log", csv), "KEY")
   out <- api_reads(srv$url, cache, "read", key)
-  expect_identical(out_value(out, "CHECKED"), "19")
+  expect_identical(out_value(out, "CHECKED"), "20")
   expect_false(any(startsWith(out, "COMPLAINTS=")))
   # cometr reads the same run's model the same way.
   models <- call_api("/experiment/model", params = list(experimentKey = key))$models

@@ -934,6 +934,13 @@ const CALLS: &[(&str, &str, &str, &str, &str)] = &[
         "experimentKey={key}&modelName=net",
         "",
     ),
+    (
+        "POST",
+        "rest",
+        "project/query",
+        "",
+        r#"{"workspaceName":"local","projectName":"p","predicates":[],"archived":false}"#,
+    ),
     ("GET", "rest", "artifacts/get-all", "workspace=local", ""),
     (
         "GET",
@@ -1173,4 +1180,129 @@ fn every_refused_row_is_answered_501_with_its_reason() {
             e.message
         );
     }
+}
+
+#[test]
+fn api_query_finds_experiments_by_metric_parameter_tag_and_metadata() {
+    let f = Fixture::new();
+    let env = f.env();
+    let log = |key: &str, metrics: &[f64], params: &[(&str, &str)], tags: &[&str]| {
+        for (i, m) in metrics.iter().enumerate() {
+            json_of(route(
+                &env,
+                &post(Api::Rest, "write/experiment/metric").with_json(&json!({
+                    "experimentKey": key, "metricName": "loss", "metricValue": m, "step": i})),
+            ));
+        }
+        for (name, value) in params {
+            json_of(route(
+                &env,
+                &post(Api::Rest, "write/experiment/parameter").with_json(&json!({
+                    "experimentKey": key, "parameterName": name, "parameterValue": value})),
+            ));
+        }
+        json_of(route(
+            &env,
+            &post(Api::Rest, "write/experiment/tags")
+                .with_json(&json!({"experimentKey": key, "addedTags": tags})),
+        ));
+    };
+    let a = f.experiment();
+    let b = f.experiment();
+    let c = f.experiment();
+    log(
+        &a,
+        &[0.9, 0.3],
+        &[("opt", "adam"), ("lr", "0.1")],
+        &["good"],
+    );
+    log(&b, &[0.55], &[("opt", "sgd"), ("lr", "0.01")], &[]);
+    log(&c, &[0.05], &[("opt", "rmsprop")], &[]);
+    // The tag is a column, as comet_ml's Tag("good") needs it to be.
+    let cols = json_of(route(
+        &env,
+        &rest_get(
+            "project/column-names",
+            &[("workspaceName", "local"), ("projectName", "p")],
+        ),
+    ));
+    assert!(cols["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "good" && c["source"] == "tag"));
+    // Predicates as comet_ml 3.58.8's query builder writes them.
+    let rule = |source: &str, field: &str, ty: &str, op: &str, value: Value| {
+        json!({"source": source, "query": {"condition": "AND", "rules": [
+            {"id": field, "field": field, "type": ty, "operator": op, "value": value}],
+            "valid": true}})
+    };
+    let found = |predicates: Value| -> Vec<String> {
+        let v = json_of(route(
+            &env,
+            &post(Api::Rest, "project/query").with_json(&json!({
+                "workspaceName": "local", "projectName": "p",
+                "predicates": predicates, "archived": false})),
+        ));
+        texts_of(&v["experimentKeys"])
+    };
+    // Metric("loss") < 0.5 & Tag("good"): the latest loss counts.
+    assert_eq!(
+        found(json!([
+            rule("metrics", "loss", "double", "less", json!(0.5)),
+            rule("tag", "good", "string", "equal", json!("good")),
+        ])),
+        [a.as_str()]
+    );
+    // Parameter("opt").startswith("ad") & (Metric("loss") >= 0.1)
+    assert_eq!(
+        found(json!([
+            rule("params", "opt", "string", "begins_with", json!("ad")),
+            rule("metrics", "loss", "double", "greater_or_equal", json!(0.1)),
+        ])),
+        [a.as_str()]
+    );
+    // ~(Parameter("lr") == "0.1"): numbers compare as numbers; no lr, no match.
+    let mut not = rule("params", "lr", "string", "not_equal", json!("0.1"));
+    not["negated"] = json!(true);
+    assert_eq!(found(json!([not])), [b.as_str()]);
+    // Metric("loss").between(0.2, 0.6)
+    assert_eq!(
+        found(json!([rule(
+            "metrics",
+            "loss",
+            "double",
+            "between",
+            json!(["0.2", "0.6"])
+        )])),
+        [a.as_str(), b.as_str()]
+    );
+    // (Parameter("opt") == "adam") | (Parameter("opt") == "sgd")
+    let either = json!([{"source": "params", "query": {"condition": "OR", "rules": [
+        {"id": "opt", "field": "opt", "type": "string", "operator": "equal", "value": "adam",
+         "source": "params"},
+        {"id": "opt", "field": "opt", "type": "string", "operator": "equal", "value": "sgd",
+         "source": "params"}], "valid": true}}]);
+    assert_eq!(found(either), [a.as_str(), b.as_str()]);
+    // Metadata, and nothing asked: every experiment.
+    assert_eq!(
+        found(json!([rule(
+            "metadata",
+            "experimentKey",
+            "string",
+            "equal",
+            json!(c)
+        )])),
+        [c.as_str()]
+    );
+    assert_eq!(found(json!([])), [a, b, c]);
+}
+
+/// The strings of a JSON list.
+fn texts_of(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }

@@ -196,6 +196,7 @@ fn protocol_handler(api: Api, get: bool, post: bool, path: &str) -> Option<Handl
     let h: Handler = match (api, path) {
         (Rest, "project") if get => general::project,
         (Rest, "project/notes") if get => general::project_notes,
+        (Rest, "project/query") if post => general::query,
         (Rest, "write/project/notes") if post => general::set_project_notes,
         (Rest, "write/project/update") if post => general::update_project,
         (Rest, "views/get-all") | (Rest, "views/chart-templates") if get => general::views,
@@ -231,7 +232,6 @@ const REFUSED: &[(Api, &str, &str)] = &[
     (Api::Rest, "write/registry-model", NO_REGISTRY),
     (Api::Rest, "write/registry-model/", NO_REGISTRY),
     (Api::Rest, "experiments/search", NO_QUERY),
-    (Api::Rest, "project/query", NO_QUERY),
     (Api::Rest, "project/get-project-share-links", NO_SHARING),
     (Api::Rest, "write/project/add-share-link", NO_SHARING),
     (Api::Rest, "write/project/delete-project-share-link", NO_SHARING),
@@ -253,7 +253,7 @@ const REFUSED: &[(Api, &str, &str)] = &[
 ];
 
 const NO_REGISTRY: &str = "the local server has no model registry: log models with log_model and read them with experiment/model";
-const NO_QUERY: &str = "the local server does not evaluate experiment queries: list a project's experiments (experiments) and filter them in the client";
+const NO_QUERY: &str = "the local server does not evaluate the search API's rule trees: use API.query (project/query), or list a project's experiments and filter them in the client";
 const NO_SHARING: &str = "the local server has no share links: it serves its own machine";
 const NO_VIEWS: &str = "the local server does not save views: its dashboard lays pages out itself";
 const NO_ACCOUNTS: &str = "the local server has no accounts to sign up for: any API key (or, without one, none) is accepted";

@@ -217,6 +217,178 @@ pub fn views(env: &Env, req: &Request) -> Handled {
     json(json!({ "views": [] }))
 }
 
+/// What a query can ask of one experiment: the latest value of each metric, parameter
+/// and other, its tags, and its metadata columns.
+struct Facts {
+    values: std::collections::HashMap<(&'static str, String), String>,
+    tags: Vec<String>,
+}
+
+impl Facts {
+    fn load(env: &Env, e: &ExperimentRow) -> Result<Facts, ApiError> {
+        use crate::store::records::Series;
+        let mut values = std::collections::HashMap::new();
+        for (series, source) in [
+            (Series::Metrics, "metrics"),
+            (Series::Parameters, "params"),
+            (Series::Others, "log_other"),
+        ] {
+            // In logging order, so the last value kept is the latest.
+            for (name, p) in env.store.series_points(series, &e.key)? {
+                if let Some(v) = p.value {
+                    values.insert((source, name), v);
+                }
+            }
+        }
+        let meta = [
+            ("experimentKey", Some(e.key.clone())),
+            ("experimentName", e.name.clone()),
+            ("file_name", e.file_name.clone()),
+            ("file_path", e.file_path.clone()),
+            ("start_server_timestamp", e.start_ms.map(|t| t.to_string())),
+            ("end_server_timestamp", e.end_ms.map(|t| t.to_string())),
+            ("runActive", Some(e.running.to_string())),
+            ("user_name", Some("local".to_string())),
+        ];
+        for (name, v) in meta {
+            if let Some(v) = v {
+                values.insert(("metadata", name.to_string()), v);
+            }
+        }
+        Ok(Facts {
+            values,
+            tags: env.store.tags(&e.key)?,
+        })
+    }
+
+    fn value(&self, source: &str, field: &str) -> Option<&str> {
+        let source = match source {
+            "metrics" => "metrics",
+            "params" => "params",
+            "log_other" => "log_other",
+            "metadata" => "metadata",
+            _ => return None,
+        };
+        self.values
+            .get(&(source, field.to_string()))
+            .map(String::as_str)
+    }
+}
+
+/// A query value as text (numbers as JSON writes them, `true`/`false`).
+fn rule_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// Compare numerically when both are numbers, else as text (booleans ignoring case).
+fn compare(actual: &str, wanted: &str) -> std::cmp::Ordering {
+    match (actual.parse::<f64>(), wanted.parse::<f64>()) {
+        (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+        _ if ["true", "false"].contains(&wanted.to_ascii_lowercase().as_str()) => actual
+            .to_ascii_lowercase()
+            .cmp(&wanted.to_ascii_lowercase()),
+        _ => actual.cmp(wanted),
+    }
+}
+
+/// Whether one experiment meets a rule (a comparison, or a group of rules joined by
+/// `condition`) of comet_ml's query builder.
+fn rule_matches(rule: &Value, source: &str, facts: &Facts) -> bool {
+    if let Some(rules) = rule.get("rules").and_then(|r| r.as_array()) {
+        let any = rule.get("condition").and_then(|c| c.as_str()) == Some("OR");
+        let mut each = rules.iter().map(|r| rule_matches(r, source, facts));
+        return if any {
+            each.any(|m| m)
+        } else {
+            each.all(|m| m)
+        };
+    }
+    let source = rule
+        .get("source")
+        .and_then(|s| s.as_str())
+        .unwrap_or(source);
+    let field = rule.get("field").and_then(|f| f.as_str()).unwrap_or("");
+    let op = rule.get("operator").and_then(|o| o.as_str()).unwrap_or("");
+    let wanted = rule.get("value").and_then(rule_text);
+    let actual: Option<String> = if source == "tag" {
+        facts.tags.iter().find(|t| t.as_str() == field).cloned()
+    } else {
+        facts.value(source, field).map(String::from)
+    };
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    match op {
+        "is_null" => return actual.is_none(),
+        "is_not_null" => return actual.is_some(),
+        "between" | "not_between" => return between(actual.as_deref(), rule, op),
+        _ => {}
+    }
+    let (Some(a), Some(w)) = (actual.as_deref(), wanted.as_deref()) else {
+        return false;
+    };
+    match op {
+        "equal" => compare(a, w) == Equal,
+        "not_equal" => compare(a, w) != Equal,
+        "less" => compare(a, w) == Less,
+        "less_or_equal" => compare(a, w) != Greater,
+        "greater" => compare(a, w) == Greater,
+        "greater_or_equal" => compare(a, w) != Less,
+        "contains" => a.contains(w),
+        "not_contains" => !a.contains(w),
+        "begins_with" => a.starts_with(w),
+        "not_begins_with" => !a.starts_with(w),
+        "ends_with" => a.ends_with(w),
+        "not_ends_with" => !a.ends_with(w),
+        _ => false,
+    }
+}
+
+/// `between [low, high]` (inclusive) and its negation.
+fn between(actual: Option<&str>, rule: &Value, op: &str) -> bool {
+    let bounds: Vec<String> = rule
+        .get("value")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(rule_text).collect())
+        .unwrap_or_default();
+    let (Some(a), [low, high]) = (actual, bounds.as_slice()) else {
+        return false;
+    };
+    let inside = compare(a, low) != std::cmp::Ordering::Less
+        && compare(a, high) != std::cmp::Ordering::Greater;
+    inside == (op == "between")
+}
+
+/// `project/query` (comet_ml's `API.query`): the keys of a project's experiments (archived
+/// ones when asked) that meet every predicate; each predicate is a group of rules over
+/// one source (metrics, params, log_other, metadata, tag).
+pub fn query(env: &Env, req: &Request) -> Handled {
+    let body = req.json()?;
+    let id = body_project(env, &body)?;
+    let predicates = body
+        .get("predicates")
+        .and_then(|p| p.as_array())
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("predicates must be a list"))?;
+    end_silent_runs(env)?;
+    let archived = body.get("archived").and_then(|v| v.as_bool()) == Some(true);
+    let mut keys = Vec::new();
+    for e in env.store.experiments(&id, archived)? {
+        let facts = Facts::load(env, &e)?;
+        let meets = predicates.iter().all(|p| {
+            let source = p.get("source").and_then(|s| s.as_str()).unwrap_or("");
+            p.get("query")
+                .is_some_and(|q| rule_matches(q, source, &facts))
+        });
+        if meets {
+            keys.push(e.key);
+        }
+    }
+    json(json!({ "experimentKeys": keys }))
+}
+
 /// How long a run may go without a heartbeat before it is ended: a few intervals, as
 /// Comet ends runs whose process has gone. Not less than `MIN_SILENCE_MS`, so a short
 /// interval (tests set 0.3 s) does not end runs whose beat is merely late.

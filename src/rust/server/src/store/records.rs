@@ -258,6 +258,15 @@ impl Store {
                 out.push((r?, source));
             }
         }
+        // Tags are columns too: comet_ml's `Tag("x")` query looks for the column.
+        let mut st = self.conn.prepare(
+            "SELECT DISTINCT t.tag FROM tags t JOIN experiments e
+             ON e.experiment_key = t.experiment_key WHERE e.project_id = ?1 ORDER BY t.tag",
+        )?;
+        let rows = st.query_map(params![project_id], |r| r.get::<_, String>(0))?;
+        for r in rows {
+            out.push((r?, "tag"));
+        }
         Ok(out)
     }
 
