@@ -117,6 +117,27 @@ test_that("a large download ends on Ctrl-C", {
   expect_match(res$stdout, "interrupted")
 })
 
+test_that("a large upload ends on Ctrl-C in the middle of the transfer", {
+  local_isolated_config()
+  # An artifact of 3 GiB (a sparse file, so it costs no disk) takes seconds to hash and
+  # send to the local server even on a fast machine, with no fault injected; Ctrl-C
+  # comes 2 s into it.
+  code <- c("library(cometr)",
+    "srv <- local_server()",
+    sprintf("exp <- %s", quiet_create),
+    "f <- tempfile()",
+    "con <- file(f, 'wb'); seek(con, 3 * 2^30 - 1); writeBin(as.raw(0), con); close(con)",
+    'a <- create_artifact("big", "dataset")',
+    'a$add(f, logical_path = "big.bin")',
+    'cat("READY\\n")',
+    't0 <- Sys.time()',
+    'r <- tryCatch({suppressMessages(exp$log_artifact(a)); "returned"}, interrupt = function(e) "interrupted")',
+    'cat(r, "after", format(as.numeric(difftime(Sys.time(), t0, units = "secs"))), "\\n")')
+  res <- interrupt_rscript(code, after = 2)
+  expect_lt(res$took, 1)
+  expect_match(res$stdout, "interrupted after")
+})
+
 test_that("stop() ends on Ctrl-C, and says once what it waits for", {
   local_isolated_config()
   res <- interrupt_rscript(stalled_experiment("exp$stop()"))
