@@ -195,7 +195,7 @@ Artifact <- R6::R6Class(
     },
 
     #' @description
-    #' Print the artifact: its name, type, version, labels and assets.
+    #' Print the artifact: its name, type, version, labels, assets and their size.
     #' @param ... Ignored.
     print = function(...) {
       version <- private$artifact_version
@@ -206,6 +206,10 @@ Artifact <- R6::R6Class(
         if (length(labels[[n]]) > 0L) cat(sprintf("  %s: %s\n", n, paste(unlist(labels[[n]]), collapse = ", ")))
       }
       cat(sprintf("  %d asset(s)\n", length(private$assets)))
+      local <- Filter(function(a) !isTRUE(a$is_remote()), private$assets)
+      if (length(local) > 0L) {
+        cat(sprintf("  size: %s\n", human_size(sum(vapply(local, function(a) as.numeric(a$get_size()), 0)))))
+      }
       for (a in private$assets) {
         cat(sprintf("  - %s (%s)\n", a$get_logical_path(),
                     if (isTRUE(a$is_remote())) a$get_link() else human_size(a$get_size())))

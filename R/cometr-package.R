@@ -23,6 +23,14 @@
 #' `cometr_pending_warning` when a read goes ahead while logged data is still queued;
 #' `cometr_config_warning`, ...).
 #'
+#' Informative messages (an experiment created, an artifact uploaded, an offline
+#' archive saved, ...) are R messages built with the cli package, of class
+#' `cometr_message`: `suppressMessages()` silences them. Transfers that take more
+#' than about 2 seconds (artifact uploads and downloads, [upload_offline()],
+#' [send_spool()]) show a cli progress bar in interactive sessions;
+#' `options(cometr.progress = TRUE)` shows it in non-interactive ones too, `FALSE`
+#' never.
+#'
 #' @keywords internal
 #' @useDynLib cometr, .registration = TRUE
 #' @importFrom R6 R6Class

@@ -78,8 +78,7 @@ create_experiment <- function(experiment_name = NULL, project_name = NULL, works
 
   current <- session$current
   if (!is.null(current)) {
-    message(sprintf("Existing experiment %s will be stopped because a new experiment is being created.",
-                    current$get_key()))
+    inform_replacing(current)
     current$stop()
   }
   # The first contact is short (5 s at most): an unreachable service is noticed in
@@ -102,11 +101,14 @@ create_experiment <- function(experiment_name = NULL, project_name = NULL, works
     }
   )
   if (inherits(res, "cometr_connection_error")) {
-    message(sprintf(paste0(
-      "Comet cannot be reached at %s (%s); this run is recorded offline in %s instead. ",
-      "Send it later with upload_offline(). Set COMET_OFFLINE_FALLBACK=false or ",
-      "options(cometr.offline_fallback = FALSE) to get an error instead."),
-      url_root(), conditionMessage(res), offline_dir()))
+    url <- url_root()
+    why <- conditionMessage(res)
+    dir <- offline_dir()
+    cometr_inform(c("!" = paste0(
+      "Comet cannot be reached at {url} ({why}); this run is recorded offline in {.path {dir}} instead. ",
+      "Send it later with {.fn upload_offline}. Set COMET_OFFLINE_FALLBACK=false or ",
+      "{.code options(cometr.offline_fallback = FALSE)} to get an error instead.")),
+      "cometr_offline_fallback_message")
     return(invisible(create_offline_experiment(
       experiment_name, project_name, workspace_name, keep_active, log_output, log_error,
       log_code, log_system_details, log_git_info
@@ -117,7 +119,9 @@ create_experiment <- function(experiment_name = NULL, project_name = NULL, works
                  status = 200L, sdk_error_code = NULL, endpoint = "/write/experiment/create")
   }
   check_answered_key(res$experimentKey, "/write/experiment/create")
-  message("Experiment created: ", res$link)
+  link <- res$link
+  cometr_inform("Experiment created: {link}", "cometr_created_message")
+  remember_experiment_name(res$experimentKey, experiment_name)
   exp <- new_experiment(res$experimentKey, res$link, api_key, keep_active, log_output,
                         log_error, dynamic = TRUE,
                         workspace_name = res$workspaceName %||% workspace_name,
@@ -157,7 +161,8 @@ get_experiment <- function(experiment_key, api_key = NULL, keep_active = FALSE,
                     api_key = api_key)
   url <- experiment_url(meta$workspaceName, meta$projectName, experiment_key,
                         isTRUE(meta$archived))
-  message("Experiment retrieved: ", url)
+  cometr_inform("Experiment retrieved: {url}", "cometr_retrieved_message")
+  remember_experiment_name(experiment_key, meta$experimentName)
   exp <- new_experiment(experiment_key, url, api_key, keep_active, log_output, log_error,
                         dynamic = FALSE, workspace_name = meta$workspaceName,
                         project_name = meta$projectName,
@@ -810,10 +815,10 @@ Experiment <- R6::R6Class("Experiment",
       ))
     },
 
-    #' @description Print the experiment's URL.
+    #' @description Print the experiment: its URL (as cometr 0.4.0 did), then its name,
+    #'   key, project, state and how many logged items are still queued.
     print = function() {
-      cat("Comet experiment", private$url, "\n")
-      invisible(self)
+      exp_print(self, private)
     }
   ),
   private = list(

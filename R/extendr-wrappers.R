@@ -72,6 +72,11 @@ rust_experiment_close <- function(id, timeout, end) .Call(wrap__rust_experiment_
 #' @noRd
 rust_experiment_file <- function(id, source, upload_type, params, metadata, remote, copy) .Call(wrap__rust_experiment_file, id, source, upload_type, params, metadata, remote, copy)
 
+#' What the experiment's outbox still holds, without sending or clearing anything
+#' (for print()): items not yet delivered and, of them, logged files.
+#' @noRd
+rust_experiment_pending <- function(id) .Call(wrap__rust_experiment_pending, id)
+
 #' Queue the points of `columns` (a list of equal-length metric columns named by
 #' `names`), row by row, with `steps` and `epochs` (NULL or one per row) and one
 #' `context` (NULL or a string). NA cells are skipped when `skip_na` (a metric not

@@ -86,8 +86,8 @@ local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NU
   if (interactive() && !block) message("Dashboard: ", srv$dashboard)
   if (block) {
     on.exit(srv$stop(), add = TRUE)
-    message(sprintf("Comet-compatible server at %s (data in %s). Press Ctrl+C to stop.",
-                    srv$url, dir))
+    url <- srv$url
+    cometr_inform(c(i = "Comet-compatible server at {url} (data in {.path {dir}}). Press Ctrl+C to stop."))
     message("Dashboard: ", srv$dashboard)
     repeat Sys.sleep(0.25)
   }

@@ -168,6 +168,28 @@ LoggedArtifact <- R6::R6Class(
     },
 
     #' @description
+    #' Print the artifact version: its full name, type, version, size, labels and
+    #' assets. The assets are listed from the server once (without retrying) and
+    #' remembered.
+    #' @param ... Ignored.
+    print = function(...) {
+      if (is.null(private$printed_files)) {
+        private$printed_files <- tryCatch(
+          parse_json_body(comet_http("/artifacts/version/files", "GET",
+                                     list(workspace = private$workspace,
+                                          artifactName = private$artifact_name,
+                                          version = private$artifact_version),
+                                     api_key = private$key(), read = FALSE, retry = 0,
+                                     limit = 5),
+                          "/artifacts/version/files")$files %||% list(),
+          error = function(e) structure(list(), reason = conditionMessage(e))
+        )
+      }
+      logged_artifact_print(private, private$printed_files)
+      invisible(self)
+    },
+
+    #' @description
     #' Get the list of all [`LoggedArtifactAsset`] that have been logged with
     #' this `LoggedArtifact` from Comet server.
     get_assets = function() {
@@ -249,8 +271,13 @@ LoggedArtifact <- R6::R6Class(
       root <- path %||% tempfile("cometr-artifact-")
       result <- Artifact$new(private$artifact_name, private$artifact_type)
       local <- Filter(function(f) !isTRUE(f$remote), files)
-      message(sprintf("Downloading %s of the Artifact '%s'", n_of(length(local), "asset"),
-                      private$full_name()))
+      count <- n_of(length(local), "asset")
+      full <- private$full_name()
+      cometr_inform(c(i = "Downloading {count} of the Artifact '{full}'"))
+      sizes <- vapply(local, function(f) max(0, as.numeric(f$fileSize %||% 0)), numeric(1))
+      bar <- progress_start(sprintf("Downloading '%s'", full), sum(sizes))
+      on.exit(progress_end(bar), add = TRUE)
+      done <- 0
       for (f in files) {
         if (isTRUE(f$remote)) {
           result$add_asset(ArtifactAsset$new(
@@ -265,8 +292,10 @@ LoggedArtifact <- R6::R6Class(
             size = as.numeric(f$fileSize %||% -1), checksum = file_checksum(f),
             root = root, file_name = f$fileName, strategy = strategy,
             metadata = decode_metadata(f$metadata), asset_type = f$type %||% "asset",
-            api_key = private$key()
+            api_key = private$key(), quiet = !is.null(bar)
           ))
+          done <- done + max(0, as.numeric(f$fileSize %||% 0))
+          progress_set(bar, done)
         }
       }
       result
@@ -286,6 +315,8 @@ LoggedArtifact <- R6::R6Class(
     size_bytes = 0,
     metadata = NULL,
     source_experiment_key = NULL,
+    # The files print() listed (it asks the server once).
+    printed_files = NULL,
     # The API key it was obtained with (a secret), used by every call it makes.
     api_key = NULL,
     key = function() reveal(private$api_key),
@@ -493,7 +524,7 @@ artifact_log <- function(experiment_key, artifact, api_key) {
 
   assets <- artifact$get_assets()
   if (length(assets) == 0L) {
-    message("Artifact created without adding any assets, was this the intent?")
+    cometr_inform(c("!" = "Artifact created without adding any assets, was this the intent?"))
     set_state("CLOSED")
     return(logged)
   }
@@ -502,16 +533,22 @@ artifact_log <- function(experiment_key, artifact, api_key) {
                              logged$get_artifact_version())
   sizes <- vapply(assets, function(a) if (a$is_remote()) 0 else as.numeric(a$get_size()), numeric(1))
   total <- sum(sizes)
-  message(sprintf("Artifact '%s' uploading started", full))
-  message(sprintf("Scheduling the upload of %s for a size of %s, this can take some time.",
-                  n_of(length(assets), "asset"), human_size(total)))
+  cometr_inform(c(i = "Artifact '{full}' uploading started"))
+  count <- n_of(length(assets), "asset")
+  size <- human_size(total)
+  cometr_inform(c(i = "Scheduling the upload of {count} for a size of {size}, this can take some time."))
+  bar <- progress_start(sprintf("Uploading '%s'", full), total)
+  on.exit(progress_end(bar), add = TRUE)
   tryCatch({
     for (i in seq_along(assets)) {
       upload_artifact_asset(assets[[i]], experiment_key, version_id, api_key)
+      progress_set(bar, sum(sizes[seq_len(i)]))
       remaining <- length(assets) - i
-      if (remaining > 0L) {
-        message(sprintf("Still uploading %s, remaining size %s",
-                        n_of(remaining, "artifact asset"), human_size(sum(sizes[-seq_len(i)]))))
+      # With a progress bar shown, the bar tells this.
+      if (remaining > 0L && is.null(bar)) {
+        left <- n_of(remaining, "artifact asset")
+        size <- human_size(sum(sizes[-seq_len(i)]))
+        cometr_inform(c(i = "Still uploading {left}, remaining size {size}"))
       }
     }
     set_state("CLOSED")
@@ -535,7 +572,7 @@ artifact_log <- function(experiment_key, artifact, api_key) {
   )
   if (!is.null(closed)) logged <- logged_artifact_from(closed, experiment_key, api_key)
   else logged$size(total)
-  message(sprintf("Artifact '%s' has been successfully uploaded", full))
+  cometr_inform(c(v = "Artifact '{full}' has been successfully uploaded"))
   logged
 }
 
@@ -695,7 +732,8 @@ transfer_download <- function(endpoint, params, root, file_name, expected_size =
 
 # One file of an artifact version to `root/file_name`, following the overwrite strategy.
 download_asset_file <- function(asset_id, experiment_key, artifact_version_id, size, checksum,
-                                root, file_name, strategy, metadata, asset_type, api_key) {
+                                root, file_name, strategy, metadata, asset_type, api_key,
+                                quiet = FALSE) {
   check_logical_path(file_name, "logical_path")
   target <- file.path(root, file_name)
   if (dir.exists(target)) {
@@ -742,8 +780,35 @@ download_asset_file <- function(asset_id, experiment_key, artifact_version_id, s
     }
     return(downloaded())
   }
-  message(sprintf("Downloading Artifact asset '%s' to file '%s'", file_name, target))
+  # Within a whole-artifact download with a progress bar, the bar says this.
+  if (!quiet) cometr_inform(c(i = "Downloading Artifact asset '{file_name}' to file {.path {target}}"))
   fetch(file_name)
-  if (existed) message(sprintf("File '%s' has been overwritten by asset '%s'.", target, file_name))
+  if (existed) cometr_inform(c("!" = "File {.path {target}} has been overwritten by asset '{file_name}'."))
   downloaded()
+}
+
+# print() of a LoggedArtifact: `files` as the server lists them, or an empty list with
+# the reason they could not be listed.
+logged_artifact_print <- function(private, files) {
+  cat(sprintf("<LoggedArtifact> %s (%s)\n", private$full_name(), private$artifact_type))
+  cat(sprintf("  version: %s\n", private$artifact_version %||% "(none)"))
+  cat(sprintf("  size: %s\n", human_size(private$size_bytes %||% 0)))
+  labels <- list(aliases = private$aliases, `version tags` = private$version_tags,
+                 `artifact tags` = private$artifact_tags)
+  for (n in names(labels)) {
+    if (length(labels[[n]]) > 0L) {
+      cat(sprintf("  %s: %s\n", n, paste(unlist(labels[[n]]), collapse = ", ")))
+    }
+  }
+  reason <- attr(files, "reason")
+  if (!is.null(reason)) {
+    cat(sprintf("  assets: not listed (%s)\n", reason))
+    return(invisible())
+  }
+  cat(sprintf("  %s\n", n_of(length(files), "asset")))
+  for (f in files) {
+    cat(sprintf("  - %s (%s)\n", f$fileName %||% "?",
+                if (isTRUE(f$remote)) f$link %||% "remote" else human_size(as.numeric(f$fileSize %||% 0))))
+  }
+  invisible()
 }

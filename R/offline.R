@@ -53,14 +53,14 @@ create_offline_experiment <- function(experiment_name, project_name, workspace_n
   workspace_name <- resolve(workspace_name, "COMET_WORKSPACE", required = FALSE)
   current <- session$current
   if (!is.null(current)) {
-    message(sprintf("Existing experiment %s will be stopped because a new experiment is being created.",
-                    current$get_key()))
+    inform_replacing(current)
     current$stop()
   }
   dir <- offline_dir()
   res <- rust_result(rust_offline_open(dir, "", project_name, workspace_name))
-  message(sprintf("Experiment %s is recorded offline in %s; upload it later with upload_offline().",
-                  res$key, dir))
+  key <- res$key
+  cometr_inform(c(i = "Experiment {key} is recorded offline in {.path {dir}}; upload it later with {.fn upload_offline}."))
+  remember_experiment_name(res$key, experiment_name)
   exp <- new_experiment(res$key, NULL, "", keep_active, log_output, log_error, dynamic = TRUE,
                         workspace_name = workspace_name, project_name = project_name,
                         auto = auto_log_choice(log_code, log_system_details, log_git_info),
@@ -107,16 +107,17 @@ offline_record_artifact <- function(offline, artifact) {
     assets = assets
   ))
   cat(to_json(entry), "\n", sep = "", file = file.path(run, artifacts_file), append = TRUE)
-  message(sprintf("Artifact '%s' is recorded offline; it is logged when the experiment is uploaded with upload_offline().",
-                  artifact$get_artifact_name()))
+  name <- artifact$get_artifact_name()
+  cometr_inform(c(i = "Artifact '{name}' is recorded offline; it is logged when the experiment is uploaded with {.fn upload_offline}."))
   invisible(artifact)
 }
 
 # What the close of an offline experiment's outbox (rust_experiment_close()) tells the user.
 offline_closed <- function(offline, res) {
   if (nzchar(res$archive)) {
-    message(sprintf("Offline experiment %s is saved in %s; upload it with upload_offline(\"%s\").",
-                    offline$key, res$archive, res$archive))
+    key <- offline$key
+    archive <- res$archive
+    cometr_inform(c(v = "Offline experiment {key} is saved in {.path {archive}}; upload it with {.code upload_offline(\"{archive}\")}."))
   } else {
     cometr_warn(sprintf("The offline archive of experiment %s could not be written; its data is in %s. %s",
                         offline$key, offline$run_dir, paste(res$problems, collapse = " ")),
@@ -180,12 +181,18 @@ upload_offline <- function(path = NULL, api_key = NULL) {
   key <- api_key_value(api_key)
   archives <- offline_archives(path)
   if (length(archives) == 0L) {
-    message("No offline experiments in ", path)
+    cometr_inform(c(i = "No offline experiments in {.path {path}}"))
     return(invisible(structure(character(), names = character())))
   }
   # Checked before anything is sent, so a bad setting leaves no half-made experiment.
   sampling <- offline_sampling_size()
-  urls <- vapply(archives, upload_one_archive, character(1), api_key = key, sampling = sampling)
+  bar <- progress_start("Uploading offline experiments", length(archives), bytes = FALSE)
+  on.exit(progress_end(bar), add = TRUE)
+  urls <- character(length(archives))
+  for (i in seq_along(archives)) {
+    urls[[i]] <- upload_one_archive(archives[[i]], api_key = key, sampling = sampling)
+    progress_set(bar, i)
+  }
   names(urls) <- archives
   for (u in urls) cat(u, "\n", sep = "")
   invisible(urls)
@@ -216,7 +223,7 @@ offline_pack <- function(run) {
                           readLines(file.path(run, ".cometr-lock"), n = 1L, warn = FALSE)))
   }
   archive <- rust_result(rust_offline_pack(run))
-  message(sprintf("Packed the run folder %s into %s", run, archive))
+  cometr_inform(c(i = "Packed the run folder {.path {run}} into {.path {archive}}"))
   archive
 }
 
@@ -239,7 +246,7 @@ upload_one_archive <- function(archive, api_key, sampling = offline_sampling_siz
     offline_abort(sprintf("%s names an experiment key that is not one (%s).", archive,
                           show_value(key)))
   }
-  message(sprintf("Uploading offline experiment %s from %s", key, archive))
+  cometr_inform(c(i = "Uploading offline experiment {key} from {.path {archive}}"))
 
   run <- comet_post_clientlib("logger/add/run", list(
     apiKey = api_key, local_timestamp = meta$start_time %||% now_ms(), experimentKey = key,
@@ -248,7 +255,7 @@ upload_one_archive <- function(archive, api_key, sampling = offline_sampling_siz
   ), api_key)
   url <- paste0(run$focusUrl %||% paste0(url_root(), "/"), key)
   if (isTRUE(run$offlineUploaded)) {
-    message(sprintf("Experiment %s was already uploaded; skipped: %s", key, url))
+    cometr_inform(c(i = "Experiment {key} was already uploaded; skipped: {url}"))
     return(url)
   }
   status <- function(alive) {
@@ -266,15 +273,18 @@ upload_one_archive <- function(archive, api_key, sampling = offline_sampling_siz
   status(TRUE)
   sent <- rust_result(rust_offline_replay(dir, url_root(), api_key, key, run$runId %||% "",
                                           sampling))
-  message(sprintf(
+  summary <- sprintf(
     "Sent %s: %s, %s, %s, %s, %s",
     n_of(sent$messages, "message"), n_of(sent$metrics, "metric value"),
     n_of(sent$parameters, "parameter"), n_of(sent$output, "output line"),
-    n_of(sent$writes, "other write"), n_of(sent$uploads, "file")))
+    n_of(sent$writes, "other write"), n_of(sent$uploads, "file"))
+  cometr_inform(c(i = "{summary}"))
   for (i in seq_along(sent$sampled_names)) {
-    message(sprintf("Metric '%s' has %s in the archive; %s sent (offline sampling size).",
-                    sent$sampled_names[[i]], n_of(sent$sampled_seen[[i]], "point"),
-                    n_of(sent$sampled_kept[[i]], "was", "were")))
+    name <- sent$sampled_names[[i]]
+    seen <- n_of(sent$sampled_seen[[i]], "point")
+    kept <- n_of(sent$sampled_kept[[i]], "was", "were")
+    cometr_inform(c(i = "Metric '{name}' has {seen} in the archive; {kept} sent (offline sampling size)."),
+                  "cometr_sampled_message")
   }
   for (p in sent$problems) cometr_warn(p, "cometr_delivery_warning")
   artifacts <- file.path(dir, artifacts_file)
@@ -291,7 +301,7 @@ upload_one_archive <- function(archive, api_key, sampling = offline_sampling_siz
     apiKey = api_key, runId = run$runId, experimentKey = key,
     startTimestamp = meta$start_time, endTimestamp = meta$stop_time
   ), api_key)
-  message(sprintf("Experiment uploaded: %s", url))
+  cometr_inform(c(v = "Experiment uploaded: {url}"))
   url
 }
 

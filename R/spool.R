@@ -70,19 +70,23 @@ send_spool <- function(path = NULL, api_key = NULL, url = NULL, timeout = 60) {
   out <- data.frame(file = character(), experiment_key = character(), items = numeric(),
                     pending = numeric(), delivered = logical())
   if (length(files) == 0L) {
-    message("No undelivered data in ", path)
+    cometr_inform(c(i = "No undelivered data in {.path {path}}"))
     return(invisible(out))
   }
   key <- api_key_value(api_key)
   root <- if (is.null(url)) "" else rust_result(rust_url_root(url))
+  bar <- progress_start("Sending spooled data", length(files), bytes = FALSE)
+  on.exit(progress_end(bar), add = TRUE)
   for (f in files) {
+    progress_set(bar, match(f, files) - 1L)
     # A file that cannot be read warns (`cometr_spool_warning`) and the others go on.
     res <- rust_result(rust_spool_replay(f, key, root, timeout), warn = TRUE)
     if (is.null(res)) next
     warn_problems(res)
-    message(sprintf("%s: %s for experiment %s %s", basename(f), n_of(res$items, "item"),
+    what <- sprintf("%s: %s for experiment %s %s", basename(f), n_of(res$items, "item"),
                     res$experiment_key,
-                    if (res$delivered) "delivered" else sprintf("(%d still pending)", as.integer(res$pending))))
+                    if (res$delivered) "delivered" else sprintf("(%d still pending)", as.integer(res$pending)))
+    cometr_inform(if (res$delivered) c(v = "{what}") else c("!" = "{what}"))
     out[nrow(out) + 1L, ] <- list(f, res$experiment_key, res$items, res$pending, res$delivered)
   }
   invisible(out)

@@ -9,7 +9,7 @@ set -euo pipefail
 # (tests/testthat/fixtures/python/sdk.sh) and fail, never skip, without them.
 # chromium: tests/testthat/test-dashboard.R drives the local server's dashboard in it,
 # headless, and tools/dashboard-screenshots.R takes the vignette's pictures with it.
-PKGS="xz-utils qpdf r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown r-cran-png r-cran-ggplot2 python3 python3-venv chromium"
+PKGS="xz-utils qpdf r-base-core r-base-dev r-cran-r6 r-cran-rlang r-cran-cli r-cran-jsonlite r-cran-testthat r-cran-withr r-cran-roxygen2 r-cran-processx r-cran-knitr r-cran-rmarkdown r-cran-png r-cran-ggplot2 python3 python3-venv chromium"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

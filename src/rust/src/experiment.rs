@@ -183,6 +183,18 @@ fn rust_experiment_file(
     to_r(queued)
 }
 
+/// What the experiment's outbox still holds, without sending or clearing anything
+/// (for print()): items not yet delivered and, of them, logged files.
+/// @noRd
+#[extendr]
+fn rust_experiment_pending(id: i32) -> Robj {
+    let (items, files) = match outbox::get(id) {
+        Some(s) => (s.pending(), s.pending_files().len()),
+        None => (0, 0),
+    };
+    ok(list!(items = items as f64, files = files as f64))
+}
+
 extendr_module! {
     mod experiment;
     fn rust_experiment_open;
@@ -193,4 +205,5 @@ extendr_module! {
     fn rust_experiment_heartbeat;
     fn rust_experiment_close;
     fn rust_experiment_file;
+    fn rust_experiment_pending;
 }
