@@ -100,16 +100,29 @@ test_that("batched metric points are stored exactly once when a batch is resent 
                          params = list(experimentKey = k, metricName = "m"))$metrics, 5)
 })
 
-test_that("a batch of 1,000,000 metric points is stored within 30 s", {
+test_that("a batch of 1,000,000 metric points is stored in time linear in its size", {
+  # Machines (and CI's load) differ by several times, so the time of a million-point batch
+  # is compared with a 100,000-point batch stored by the same server in the same run:
+  # linear work gives about 10x, anything quadratic 100x. The absolute cap only catches a hang.
   local_test_server()
+  batch_body <- function(k, n) {
+    i <- seq_len(n)
+    values <- paste0('{"metricName":"big","metricValue":', i / 7, ',"step":', i,
+                     ',"epoch":null,"context":null,"timestamp":', 1e12 + i, '}', collapse = ",")
+    paste0('{"experimentKey":"', k, '","values":[', values, ']}')
+  }
+  store <- function(k, body) {
+    system.time(clientlib("batch/logger/experiment/metric", body))[["elapsed"]]
+  }
+  small <- stats::median(vapply(1:3, function(j) {
+    k <- new_key()
+    store(k, batch_body(k, 1e5))
+  }, 0))
   k <- new_key()
-  n <- 1e6
-  i <- seq_len(n)
-  values <- paste0('{"metricName":"big","metricValue":', i / 7, ',"step":', i,
-                   ',"epoch":null,"context":null,"timestamp":', 1e12 + i, '}', collapse = ",")
-  body <- paste0('{"experimentKey":"', k, '","values":[', values, ']}')
-  elapsed <- system.time(clientlib("batch/logger/experiment/metric", body))[["elapsed"]]
-  expect_lt(elapsed, 30)
+  big <- store(k, batch_body(k, 1e6))
+  ratio <- big / max(small, 0.01)
+  expect_lt(ratio, 30, label = sprintf("1e6 points %.2f s / 1e5 points %.2f s", big, small))
+  expect_lt(big, 300)
   s <- call_api("/experiment/metrics/summary", params = list(experimentKey = k))$values[[1]]
   expect_identical(s$stepMax, 1000000L)
   expect_identical(s$stepMin, 1L)
