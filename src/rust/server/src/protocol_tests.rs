@@ -280,6 +280,21 @@ fn a_run_silent_for_a_few_heartbeats_ends_at_its_last_beat() {
     ));
     let m = meta(&quiet);
     assert_eq!(m["running"], true);
+    // A run ended by its silence that then says it has ended (cometr's stop() without
+    // keep_active) ends when it says so, not at its last beat.
+    let stopped = f.experiment();
+    f.store
+        .set_last_beat(&stopped, now - limit - 1_000)
+        .unwrap();
+    assert_eq!(meta(&stopped)["running"], false);
+    json_of(route(
+        &env,
+        &post(Api::Clientlib, "status-report/update")
+            .with_json(&json!({"experimentKey": stopped, "is_alive": false})),
+    ));
+    let m = meta(&stopped);
+    assert_eq!(m["running"], false);
+    assert!(m["endTimeMillis"].as_i64().unwrap() >= now, "{m}");
     // A short interval does not end runs whose beat is merely late.
     assert_eq!(crate::handlers::general::silence_limit_ms(300), 2_000);
 }

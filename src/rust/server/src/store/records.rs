@@ -435,9 +435,13 @@ impl Store {
                 params![key, now],
             )?;
         } else {
+            // The end is now, unless one was set explicitly; an end inferred from the
+            // run's silence (recorded at its last beat) gives way to the run's own word.
             self.conn.execute(
                 "UPDATE experiments SET running = 0, last_beat_ms = ?2,
-                 end_ms = COALESCE(end_ms, ?2) WHERE experiment_key = ?1",
+                 end_ms = CASE WHEN end_ms IS NULL OR (running = 0 AND end_ms = last_beat_ms)
+                          THEN ?2 ELSE end_ms END
+                 WHERE experiment_key = ?1",
                 params![key, now],
             )?;
         }
