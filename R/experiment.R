@@ -8,7 +8,10 @@
 #' ...) return at once; the data is sent in batches in the background, and every
 #' `get_*()` method first sends what is queued, so reads see your writes. The
 #' experiment is flushed and ended by `$stop()`, or when it is garbage collected
-#' or R exits.
+#' or R exits. A script (Rscript, `R -f`) that ends in an error leaves it recorded
+#' as crashed, with the error's message, as Comet's Python SDK does for an uncaught
+#' exception (R's `error` option, which cometr sets for this, still runs a handler
+#' of your own first).
 #'
 #' If Comet cannot be reached when the experiment is created (connection refused,
 #' or no answer within 5 s, or within the `cometr.retry_timeout` option if that is
