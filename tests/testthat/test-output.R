@@ -213,3 +213,24 @@ test_that("forked workers' output is captured through the parent, and nothing ha
   expect_identical(out[c(1, length(out))], c("before the workers", "after the workers"))
   expect_setequal(out[-c(1, length(out))], sprintf("worker %d of round %d", 1:2, rep(1:3, each = 2)))
 })
+
+test_that("a script run on a terminal keeps the terminal while its output is captured", {
+  srv <- local_test_server()
+  dir <- withr::local_tempdir()
+  script <- file.path(dir, "tty.R")
+  writeLines(c(
+    "library(cometr)",
+    "exp <- create_experiment(log_error = TRUE, log_code = FALSE, log_system_details = FALSE,",
+    "                         keep_active = FALSE)",
+    "cat('stdout is a terminal:', isatty(stdout()), '\\n')",
+    "message('stderr is a terminal: ', isatty(stderr()))",
+    "exp$stop()",
+    "writeLines(exp$get_key(), 'key.txt')"
+  ), script)
+  p <- processx::process$new(file.path(R.home("bin"), "Rscript"), script, pty = TRUE,
+                             wd = dir, env = capture_env(srv))
+  withr::defer(p$kill())
+  p$wait(60000)
+  out <- written_experiment(dir)$get_output()$output
+  expect_identical(out, "stdout is a terminal: TRUE \nstderr is a terminal: TRUE\n")
+})

@@ -81,15 +81,19 @@ unsafe extern "C" fn console_hook(buf: *const c_char, len: c_int, otype: c_int) 
 /// Route R's console through `console_hook` (once per capture), and say which
 /// descriptors the core should redirect into pipes: descriptor 1 only in a script that
 /// does not echo its input (elsewhere it carries prompts and echo); descriptor 2, for
-/// `err`, only in a script whose stderr R writes to the descriptor. Interactive
-/// sessions and front ends have their stderr taken by the hook instead, so an error
-/// reaches the console before the next prompt.
+/// `err`, only in a script whose stderr R writes to the descriptor; neither when it is
+/// a terminal. Interactive sessions, front ends and terminals have their stderr taken
+/// by the hook instead, so an error reaches the console before the next prompt.
 fn take_console(err: bool) -> output::Pipes {
     let mut g = saved();
     // SAFETY: reading and setting R's front-end globals on R's main thread.
     unsafe {
         let interactive = R_Interactive != 0;
         let script = !interactive && R_NoEcho != 0;
+        // A descriptor that is a terminal stays one: programs (cli, progress bars)
+        // check it to choose colours and redraws.
+        let tty_out = libc::isatty(1) == 1;
+        let tty_err = libc::isatty(2) == 1;
         if g.is_none() {
             *g = Some(Saved {
                 out: R_Outputfile,
@@ -105,14 +109,17 @@ fn take_console(err: bool) -> output::Pipes {
         let s = g.as_mut().expect("saved just above");
         // An experiment that joins a running capture without a stderr pipe has R's
         // stderr taken by the hook.
-        let pipe_err =
-            err && !interactive && !s.err.is_null() && (!output::active() || output::redirected(2));
+        let pipe_err = err
+            && !interactive
+            && !tty_err
+            && !s.err.is_null()
+            && (!output::active() || output::redirected(2));
         if err && !pipe_err && !s.took_err {
             R_Consolefile = std::ptr::null_mut();
             s.took_err = true;
         }
         output::Pipes {
-            stdout: script && !s.out.is_null(),
+            stdout: script && !tty_out && !s.out.is_null(),
             stderr: pipe_err,
         }
     }
