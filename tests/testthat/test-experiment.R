@@ -371,6 +371,37 @@ test_that("20,000 points cross errors, throttling, lost answers and an outage ex
   expect_identical(as.numeric(vapply(m, function(x) x$metricValue, "")), steps * 2)
 })
 
+test_that("every kind of write crosses lost answers exactly once: parameters, others, tags, HTML, files", {
+  srv <- local_test_server()
+  withr::local_options(cometr.batch_interval = 0.05, cometr.stop_timeout = 120)
+  exp <- new_test_experiment()
+  f <- withr::local_tempfile(lines = "once")
+  # A third of the answers are lost after the server applied the request: the client
+  # resends under the same identity, and the server applies each identity once.
+  srv$set_faults(list(drop_after_rate = 0.3))
+  for (i in 1:8) {
+    exp$log_parameter(paste0("p", i), i)
+    exp$log_other(paste0("o", i), i)
+    exp$add_tags(paste0("t", i))
+    exp$log_html(sprintf("<p>%d</p>", i))
+  }
+  exp$upload_asset(f, name = "once.txt")
+  expect_no_warning(exp$stop())
+  srv$set_faults(NULL)
+  sent <- grep("POST .*(batch/logger/experiment/parameter|write/experiment/(log-other|tags|html|upload-asset))",
+               srv$requests(), value = TRUE)
+  expect_true(all(grepl(" batch=", sent, fixed = TRUE)))
+  expect_true(any(duplicated(sub("^.* batch=", "", sent))))
+  again <- suppressMessages(get_experiment(exp$get_key()))
+  withr::defer(again$stop())
+  expect_identical(again$get_html()$html, paste(sprintf("<p>%d</p>", 1:8), collapse = ""))
+  expect_setequal(unlist(again$get_tags()$tags), paste0("t", 1:8))
+  expect_length(again$get_parameters()$values, 8)
+  expect_length(Filter(function(o) grepl("^o[0-9]+$", o$name), again$get_other()$values), 8)
+  assets <- again$get_asset_list()$assets
+  expect_identical(values_of(assets, "fileName"), "once.txt")
+})
+
 test_that("a memory bound spills to the spool and everything still arrives in order", {
   srv <- local_test_server()
   withr::local_options(cometr.max_memory_items = 500, cometr.batch_interval = 0.05)
