@@ -47,10 +47,10 @@ Artifact <- R6::R6Class(
                           aliases = NULL,
                           metadata = NULL,
                           version_tags = NULL) {
-      if (!is_single_string(artifact_name)) {
+      if (!is_single_string(artifact_name) || !nzchar(artifact_name)) {
         cometr_abort("Artifact name is mandatory", "cometr_input_error", argument = "artifact_name")
       }
-      if (!is_single_string(artifact_type)) {
+      if (!is_single_string(artifact_type) || !nzchar(artifact_type)) {
         cometr_abort("Artifact type is mandatory", "cometr_input_error", argument = "artifact_type")
       }
       private$artifact_name <- artifact_name
@@ -171,7 +171,7 @@ Artifact <- R6::R6Class(
       if (is.null(uri) || length(uri) != 1L || is.na(uri)) {
         cometr_abort("uri can not be NULL", "cometr_input_error", argument = "uri")
       }
-      check_string(uri, "uri", null_ok = FALSE)
+      check_name(uri, "uri")
       check_string(logical_path, "logical_path")
       check_flag(overwrite, "overwrite")
       metadata <- check_metadata(metadata)
@@ -190,6 +190,9 @@ Artifact <- R6::R6Class(
       if (!inherits(asset, "ArtifactAsset")) {
         abort_input("asset", "must be an ArtifactAsset object")
       }
+      # ArtifactAsset$new() keeps what it is given, as in 0.4.0: its logical path is
+      # checked here, where it is used.
+      check_logical_path(asset$get_logical_path(), "asset")
       private$add_all(list(asset))
       invisible(self)
     },

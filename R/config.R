@@ -48,7 +48,7 @@ resolve_all <- function(args, keys) {
 }
 
 api_key_value <- function(api_key = NULL) {
-  if (length(api_key) > 0L) check_string(api_key, "api_key")
+  if (length(api_key) > 0L) check_api_key(api_key)
   resolve(api_key, "COMET_API_KEY")
 }
 

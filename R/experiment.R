@@ -356,7 +356,7 @@ Experiment <- R6::R6Class("Experiment",
     #' @param value Parameter value: a number, string or logical, or a vector.
     #' @param step Step (a whole number), or `NULL`.
     log_parameter = function(name, value, step = NULL) {
-      check_string(name, "name", null_ok = FALSE)
+      check_name(name, "name")
       check_count(step, "step")
       check_value(value)
       private$check_active()
@@ -370,7 +370,7 @@ Experiment <- R6::R6Class("Experiment",
     #' @param key Name.
     #' @param value Value: a single number, string or logical.
     log_other = function(key, value) {
-      check_string(key, "key", null_ok = FALSE)
+      check_name(key, "key")
       check_scalar(value, "value")
       private$rest("write/experiment/log-other",
                    list(key = key, value = value, timestamp = now_ms()))
@@ -434,7 +434,7 @@ Experiment <- R6::R6Class("Experiment",
       check_optional_flag(overwrite, "overwrite")
       check_string(context, "context")
       check_string(type, "type")
-      check_string(name, "name")
+      check_name(name, "name", null_ok = TRUE)
       check_metadata(metadata, json_ok = TRUE)
       private$upload(list(step = step, overwrite = overwrite, context = context, type = type,
                           fileName = name %||% basename(file)),
@@ -451,8 +451,8 @@ Experiment <- R6::R6Class("Experiment",
     #' @param metadata A named list of metadata, or `NULL`.
     log_remote_asset = function(uri, remote_file_name = NULL, step = NULL, overwrite = FALSE,
                                 type = "asset", metadata = NULL) {
-      check_string(uri, "uri", null_ok = FALSE)
-      check_string(remote_file_name, "remote_file_name")
+      check_name(uri, "uri")
+      check_name(remote_file_name, "remote_file_name", null_ok = TRUE)
       check_count(step, "step")
       check_optional_flag(overwrite, "overwrite")
       check_string(type, "type")
@@ -1010,7 +1010,7 @@ metric_refusal <- function(rc) {
   abort_input(arg, c("must be a single string", "must be valid UTF-8 text",
                      "is too long (more than 10000 characters)", "must be a single finite number",
                      "must be a number, string or logical vector",
-                     "must be a whole number")[(-rc) %% 10L])
+                     "must be a whole number", "must not be empty")[(-rc) %% 10L])
 }
 
 now_ms <- function() round(as.numeric(Sys.time()) * 1000)

@@ -33,6 +33,8 @@ call_api <- function(endpoint, method = c("GET", "POST"), params = list(),
   })
   check_string(endpoint, "endpoint", null_ok = FALSE)
   if (!startsWith(endpoint, "/")) abort_input("endpoint", "must start with '/'")
+  # NULL is no parameters, as 0.4.0 took it.
+  params <- params %||% list()
   if (!is.list(params) || is.object(params)) abort_input("params", "must be a list")
   check_flag(parse_response, "parse_response")
   check_flag(response_json, "response_json")
@@ -224,10 +226,7 @@ get_multi_metric_chart <- function(experiment_keys, metrics = list(), params = l
                                    full = TRUE, independent = TRUE, api_key = NULL) {
   check_flag(full, "full")
   check_flag(independent, "independent")
-  check_strings(experiment_keys, "experiment_keys", null_ok = FALSE)
-  if (length(experiment_keys) == 0L) {
-    abort_input("experiment_keys", "must be a character vector of experiment keys")
-  }
+  check_experiment_keys(experiment_keys, "experiment_keys")
   check_strings(if (length(metrics)) metrics, "metrics")
   check_strings(if (length(params)) params, "params")
   comet_post("/experiments/multi-metric-chart", list(

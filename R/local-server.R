@@ -64,8 +64,8 @@ local_server <- function(dir = NULL, port = 0L, host = "127.0.0.1", api_key = NU
   if (!is.null(dir)) check_string(dir, "dir")
   check_number(port, "port", "must be a whole number between 0 and 65535", min = 0,
                max = 65535, whole = TRUE)
-  check_string(host, "host", null_ok = FALSE)
-  check_string(api_key, "api_key")
+  check_name(host, "host")
+  check_api_key(api_key)
   check_flag(activate, "activate")
   check_flag(block, "block")
   if (is.null(dir)) dir <- tempfile("cometr-server-")

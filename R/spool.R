@@ -63,7 +63,9 @@ pid_alive <- function(pid) {
 #' @export
 send_spool <- function(path = NULL, api_key = NULL, url = NULL, timeout = 60) {
   check_string(path, "path")
-  check_string(url, "url")
+  if (!is.null(path) && !file.exists(path)) abort_input("path", sprintf("does not exist: %s", path))
+  check_url(url, "url")
+  check_api_key(api_key)
   check_number(timeout, "timeout", "must be a non-negative number of seconds", min = 0)
   path <- path %||% spool_dir()
   files <- if (dir.exists(path)) leftover_spools(path) else if (file.exists(path)) path else character()

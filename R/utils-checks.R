@@ -26,6 +26,35 @@ check_string <- function(x, name, null_ok = TRUE, max_chars = 10000) {
   invisible(x)
 }
 
+# A name that must not be empty (a parameter, an asset, a host): as check_string(),
+# and "" is refused too.
+check_name <- function(x, name, null_ok = FALSE) {
+  check_string(x, name, null_ok = null_ok)
+  if (identical(x, "")) abort_input(name, "must not be empty")
+  invisible(x)
+}
+
+# An API key given as an argument: NULL (the configured one is used), or a single
+# non-empty string of visible ASCII characters. Anything else could not be sent in an
+# HTTP header: it would be dropped, and the server would answer 401 for no reason given.
+check_api_key <- function(x, name = "api_key") {
+  if (is.null(x)) return(invisible(NULL))
+  check_name(x, name)
+  if (!grepl("^[!-~]+$", x)) {
+    abort_input(name, "must be an API key: visible ASCII characters, without spaces")
+  }
+  invisible(x)
+}
+
+# A server address given as an argument: NULL, or an http:// or https:// URL.
+check_url <- function(x, name) {
+  check_string(x, name)
+  if (!is.null(x) && !grepl("^https?://[^/?#[:space:]]+", x, ignore.case = TRUE)) {
+    abort_input(name, "must be an http:// or https:// URL")
+  }
+  invisible(x)
+}
+
 # The same test without raising, for callers that word their own error.
 is_single_string <- function(x) {
   is.character(x) && length(x) == 1L && !is.na(x) && !is.object(x) && validUTF8(x) &&
@@ -92,10 +121,13 @@ check_number <- function(x, name, problem, min = -Inf, max = Inf, whole = FALSE)
   invisible(x)
 }
 
-# A size in bytes: NULL, or a single non-negative number (a double, so sizes above
-# 2 GiB are exact).
+# A size in bytes: NULL, or a single non-negative whole number (a double, so sizes above
+# 2 GiB are exact; Inf and fractions of a byte are refused).
 check_size <- function(x, name = "size") {
-  if (!is.null(x)) check_number(x, name, "must be a single non-negative number", min = 0)
+  if (!is.null(x)) {
+    check_number(x, name, "must be a single non-negative number", min = 0)
+    if (!is.finite(x) || x > 2^53 || x != trunc(x)) abort_input(name, "must be a whole number of bytes")
+  }
   invisible(x)
 }
 
@@ -129,10 +161,11 @@ check_value <- function(x, name = "value") {
   invisible(x)
 }
 
-# A list of records (each a named list), such as GPU descriptions.
+# A list of records (each a named list), such as GPU descriptions. The list itself is
+# unnamed: a named one would be sent as a JSON object, not the array Comet reads.
 check_records <- function(x, name) {
   if (is.null(x)) return(invisible(NULL))
-  ok <- is.list(x) && !is.object(x) &&
+  ok <- is.list(x) && !is.object(x) && is.null(names(x)) &&
     all(vapply(x, function(r) is.list(r) && !is.null(names(r)), logical(1)))
   if (!ok) abort_input(name, "must be a list of named lists")
   to_json(x, name)
@@ -192,7 +225,7 @@ check_version <- function(version, arg = "artifact_version") {
 # unique strings, in order.
 check_labels <- function(x, arg) {
   if (is.null(x)) return(NULL)
-  ok <- (is.character(x) && !anyNA(x)) ||
+  ok <- (is.character(x) && !anyNA(x) && !is.object(x)) ||
     (is.list(x) && all(vapply(x, is_single_string, logical(1))))
   if (!ok) {
     # Neither a list nor a character vector: cometr 0.4.0's words, which scripts may match.
@@ -200,6 +233,7 @@ check_labels <- function(x, arg) {
     cometr_abort(sprintf("%s is not %s: %s", arg, what, show_value(x)),
                  "cometr_input_error", argument = arg)
   }
+  if (length(x) > 0L) check_text(unlist(x, use.names = FALSE), arg, 10000)
   as.list(unique(as.character(unlist(x, use.names = FALSE))))
 }
 
@@ -234,6 +268,16 @@ overwrite_strategy_value <- function(x) {
 # checked where it enters: a key such as "../../x" would name a path outside them.
 is_experiment_key <- function(x) {
   is_single_string(x) && grepl("^[A-Za-z0-9_-]{1,64}$", x)
+}
+
+# One experiment key or more (a character vector or a list of strings).
+check_experiment_keys <- function(x, name) {
+  check_strings(x, name, null_ok = FALSE)
+  keys <- unlist(x, use.names = FALSE)
+  if (length(keys) == 0L || !all(vapply(keys, is_experiment_key, logical(1)))) {
+    abort_input(name, "must be experiment keys: each 1 to 64 letters, digits, `_` or `-`")
+  }
+  invisible(x)
 }
 
 check_experiment_key <- function(x, name) {

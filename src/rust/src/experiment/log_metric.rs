@@ -77,6 +77,7 @@ enum Problem {
     NotCount = 4,
     NotValue = 5,
     NotWhole = 6,
+    Empty = 7,
 }
 
 fn refused(arg: Arg, problem: Problem) -> c_int {
@@ -115,6 +116,9 @@ unsafe fn log_metric(
     context: Sexp,
 ) -> Result<c_int, c_int> {
     let name = string(name, Arg::Name)?.ok_or(refused(Arg::Name, Problem::NotString))?;
+    if name.is_empty() {
+        return Err(refused(Arg::Name, Problem::Empty));
+    }
     let step = count(step, Arg::Step)?;
     let epoch = count(epoch, Arg::Epoch)?;
     if OBJECT(context) != 0 {
