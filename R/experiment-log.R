@@ -374,7 +374,7 @@ exp_log_table <- function(self, private, table, name, overwrite, metadata) {
 
 # `exp$log_curve()`: `{"x": [...], "y": [...], "name": name}`, of type `curve`.
 exp_log_curve <- function(self, private, name, x, y, overwrite, step, metadata) {
-  check_string(name, "name", null_ok = FALSE)
+  check_name(name, "name")
   check_asset_args(NULL, step, overwrite, metadata)
   for (a in c("x", "y")) {
     v <- get(a)

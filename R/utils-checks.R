@@ -34,13 +34,14 @@ check_name <- function(x, name, null_ok = FALSE) {
   invisible(x)
 }
 
-# An API key given as an argument: NULL (the configured one is used), or a single
-# non-empty string of visible ASCII characters. Anything else could not be sent in an
-# HTTP header: it would be dropped, and the server would answer 401 for no reason given.
+# An API key given as an argument: NULL (the configured one is used), "" (none, as an
+# offline experiment has), or a single string of visible ASCII characters. Anything
+# else could not be sent in an HTTP header: it would be dropped, and the server would
+# answer 401 for no reason given.
 check_api_key <- function(x, name = "api_key") {
   if (is.null(x)) return(invisible(NULL))
-  check_name(x, name)
-  if (!grepl("^[!-~]+$", x)) {
+  check_string(x, name)
+  if (nzchar(x) && !grepl("^[!-~]+$", x)) {
     abort_input(name, "must be an API key: visible ASCII characters, without spaces")
   }
   invisible(x)

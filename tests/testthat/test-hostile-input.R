@@ -502,8 +502,8 @@ test_that("every argument of the exported functions: each value used as given, o
     e
   }
   # An API key is sent in a header: visible ASCII only. The server has no key of its
-  # own, so it takes any.
-  keys <- list(null = TRUE, plain = TRUE)
+  # own, so it takes any, but none ("").
+  keys <- list(null = TRUE, empty = answered("cometr_http_401"), plain = TRUE)
 
   api <- function(a) do.call(call_api, a)
   outcome_table("call_api", api, list(), "endpoint", "string",
@@ -688,7 +688,7 @@ test_that("every argument of the exported functions: each value used as given, o
                 accept = list(null = TRUE, folder = TRUE),
                 extra = list(folder = empty_dir), read = none)
   outcome_table("send_spool", spool, list(path = empty_dir), "api_key", "string",
-                accept = keys, read = none)
+                accept = list(null = TRUE, empty = TRUE, plain = TRUE), read = none)
   outcome_table("send_spool", spool, list(path = empty_dir), "url", "string",
                 accept = list(null = TRUE, ok = TRUE), extra = list(ok = "https://comet.example"),
                 read = none)
@@ -701,7 +701,8 @@ test_that("every argument of the exported functions: each value used as given, o
                 accept = list(folder = 0L), extra = list(folder = empty_dir),
                 read = function(res, a) length(res))
   outcome_table("upload_offline", offline, list(path = empty_dir), "api_key", "string",
-                accept = list(null = 0L, plain = 0L), read = function(res, a) length(res))
+                accept = list(null = 0L, empty = 0L, plain = 0L),
+                read = function(res, a) length(res))
 
   serve <- function(a) { s <- do.call(local_server, c(a, list(activate = FALSE))); s$stop(); s }
   outcome_table("local_server", serve, list(), "dir", "path",
@@ -718,7 +719,7 @@ test_that("every argument of the exported functions: each value used as given, o
                 extra = list(ok = "127.0.0.1"),
                 read = function(s, a) grepl("127.0.0.1", s$url, fixed = TRUE))
   outcome_table("local_server", serve, list(), "api_key", "string",
-                accept = list(null = TRUE, plain = TRUE),
+                accept = list(null = TRUE, empty = TRUE, plain = TRUE),
                 read = function(s, a) grepl("127.0.0.1", s$url, fixed = TRUE))
   outcome_table("local_server", function(a) { s <- do.call(local_server, a); s$stop(); s },
                 list(), "activate", "flag", accept = list(true = TRUE, false = TRUE),
@@ -954,4 +955,106 @@ test_that("every argument of the artifact classes: each value kept as given, or 
                 accept = list(null = "logged", empty = "logged", ok = "logged", utf8 = nothing,
                               plain = nothing),
                 extra = list(ok = "1.0.0"), read = function(res, a) res$get_artifact_name())
+})
+
+test_that("every argument of the batch and media logging methods: each value stored as given, or refused", {
+  srv <- local_test_server()
+  here <- environment()
+  fresh <- function() new_test_experiment(env = here)
+  summary_names <- function(e) sort(vapply(e$get_metrics_summary()$values, `[[`, "", "name"))
+
+  m <- "Experiment$log_metrics"
+  log_metrics <- function(a) { e <- fresh(); do.call(e$log_metrics, a); e }
+  outcome_table(m, log_metrics, list(), "metrics", "metadata",
+                accept = list(named = "a", nested = "a/b", frame = c("loss", "lr")),
+                extra = list(frame = data.frame(step = 1:2, loss = c(0.5, 0.25), lr = 0.1)),
+                read = function(e, a) summary_names(e))
+  point <- function(field) function(e, a) e$get_metric("m")$metrics[[1]][[field]]
+  for (arg in c("step", "epoch")) {
+    outcome_table(m, log_metrics, list(metrics = list(m = 1)), arg, "count",
+                  accept = list(zero = 0L, whole = 3L, integer = 3L, negative = -1L, null = NULL),
+                  read = point(arg))
+  }
+  outcome_table(m, log_metrics, list(metrics = list(m = 1)), "context", "string",
+                accept = list(null = NULL, empty = "", utf8 = as_given, plain = as_given),
+                read = point("runContext"))
+
+  m <- "Experiment$log_parameters"
+  log_parameters <- function(a) { e <- fresh(); do.call(e$log_parameters, a); e }
+  param_names <- function(e, a) {
+    sort(setdiff(vapply(e$get_parameters()$values, `[[`, "", "name"), character()))
+  }
+  outcome_table(m, log_parameters, list(), "parameters", "metadata",
+                accept = list(named = "a", nested = "a|b"), read = param_names)
+  outcome_table(m, log_parameters, list(parameters = list(p = 1)), "step", "count",
+                accept = list(zero = "p", whole = "p", integer = "p", negative = "p",
+                              null = "p"),
+                read = param_names)
+
+  # Generated assets: what the server lists for the experiment.
+  only_asset <- function(e, type) {
+    x <- e$get_asset_list(type = type)$assets
+    if (length(x) == 1L) x[[1]] else NULL
+  }
+  m <- "Experiment$log_text"
+  log_text <- function(a) { e <- fresh(); do.call(e$log_text, a); e }
+  text_of <- function(e, a) as_text(e$get_asset(only_asset(e, "text-sample")$assetId))
+  outcome_table(m, log_text, list(), "text", "string",
+                accept = list(empty = "", too_long = as_given, utf8 = as_given, plain = as_given),
+                read = text_of)
+  outcome_table(m, log_text, list(text = "t"), "step", "count",
+                accept = list(zero = 0L, whole = 3L, integer = 3L, negative = -1L, null = NULL),
+                read = function(e, a) only_asset(e, "text-sample")$step)
+  outcome_table(m, log_text, list(text = "t"), "metadata", "metadata",
+                accept = list(null = NULL, named = '{"a":1}', nested = '{"a":{"b":"c"}}',
+                              json = '{"a":1}'),
+                read = function(e, a) only_asset(e, "text-sample")$metadata)
+
+  m <- "Experiment$log_curve"
+  log_curve <- function(a) { e <- fresh(); do.call(e$log_curve, a); e }
+  curve <- list(name = "c", x = c(1, 2), y = c(3, 4))
+  outcome_table(m, log_curve, curve, "name", "string",
+                accept = list(utf8 = as_given, plain = as_given),
+                read = function(e, a) only_asset(e, "curve")$fileName)
+  for (arg in c("x", "y")) {
+    outcome_table(m, log_curve, curve, arg, "count",
+                  accept = list(two = "c"), read = function(e, a) only_asset(e, "curve")$fileName)
+  }
+  outcome_table(m, log_curve, curve, "overwrite", "flag",
+                accept = list(true = "c", false = "c"),
+                read = function(e, a) only_asset(e, "curve")$fileName)
+  outcome_table(m, log_curve, curve, "step", "count",
+                accept = list(zero = 0L, whole = 3L, integer = 3L, negative = -1L, null = NULL),
+                read = function(e, a) only_asset(e, "curve")$step)
+  outcome_table(m, log_curve, curve, "metadata", "metadata",
+                accept = list(null = NULL, named = '{"a":1}', nested = '{"a":{"b":"c"}}',
+                              json = '{"a":1}'),
+                read = function(e, a) only_asset(e, "curve")$metadata)
+
+  outcome_table("Experiment$log_dataset_hash",
+                function(a) { e <- fresh(); do.call(e$log_dataset_hash, a); e }, list(), "data",
+                "metadata",
+                accept = list(null = TRUE, named = TRUE, unnamed = TRUE, nested = TRUE,
+                              string = TRUE, json = TRUE, number = TRUE, partly_named = TRUE),
+                read = function(e, a) {
+                  hash <- record_value(e$get_parameters()$values, "dataset_hash")
+                  grepl("^[0-9a-f]{12}$", hash %||% "")
+                })
+
+  # compare_experiments() reads what experiments logged.
+  e <- fresh()
+  e$log_metric("loss", 1, step = 1)
+  key <- e$get_key()
+  compare <- function(a) do.call(compare_experiments, a)
+  outcome_table("compare_experiments", compare, list(metrics = "loss"), "experiments", "key",
+                accept = list(valid = answered("cometr_http_400"), ok = 1L, object = 1L),
+                extra = list(ok = key, object = e), read = function(res, a) nrow(res))
+  outcome_table("compare_experiments", compare, list(experiments = key), "metrics", "labels",
+                accept = list(null = 1L, two = 0L, list = 0L, duplicated = 0L,
+                              empty_vector = 0L, ok = 1L),
+                extra = list(ok = "loss"), read = function(res, a) nrow(res))
+  outcome_table("compare_experiments", compare, list(experiments = key, metrics = "loss"),
+                "api_key", "string",
+                accept = list(null = 1L, empty = answered("cometr_http_401"), plain = 1L),
+                read = function(res, a) nrow(res))
 })
