@@ -308,6 +308,7 @@ fn downloads_are_bytes_unless_plain_text() {
         ("table.csv", "application/octet-stream"),
         ("plot.png", "application/octet-stream"),
         ("notes.txt", "text/plain; charset=utf-8"),
+        ("confusion-matrix.json", "application/octet-stream"),
     ] {
         let a = upload(&f, &key, name, "a,b\n1,2\n", &[]);
         let id = a["assetId"].as_str().unwrap();

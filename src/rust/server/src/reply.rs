@@ -86,14 +86,16 @@ pub fn dropped() -> Response {
 /// Clients that parse by content type (cometr 0.4.0 through httr) then get the bytes
 /// (or, for plain text, one string): a type such as `text/csv`, `text/html` or
 /// `image/png` would send them to an optional parser package (readr, xml2, png).
+/// JSON is bytes too: comet_ml's `get_asset(return_type = "json")` accepts only
+/// `application/json` or `application/octet-stream`, and httr would parse the former.
 pub fn content_type_for(name: &str) -> &'static str {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
     match ext.as_str() {
-        "txt" | "log" | "r" | "py" | "md" | "json" | "yaml" | "yml" | "toml" | "ini" | "cfg"
-        | "sh" | "rmd" | "qmd" | "patch" | "diff" => "text/plain; charset=utf-8",
+        "txt" | "log" | "r" | "py" | "md" | "yaml" | "yml" | "toml" | "ini" | "cfg" | "sh"
+        | "rmd" | "qmd" | "patch" | "diff" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
 }
