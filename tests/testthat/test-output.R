@@ -2,8 +2,11 @@
 # terminal sessions and knitted documents, each in its own R process.
 
 capture_env <- function(srv, ...) {
-  c("current", COMET_URL_OVERRIDE = srv$url, COMET_API_KEY = "k", COMET_WORKSPACE = "local",
-    COMET_PROJECT_NAME = "general", ...)
+  # The children load the package from the library the tests run against, which may be
+  # known to this process only (a temporary library in .libPaths()).
+  libs <- paste(.libPaths(), collapse = .Platform$path.sep)
+  c("current", R_LIBS = libs, COMET_URL_OVERRIDE = srv$url, COMET_API_KEY = "k",
+    COMET_WORKSPACE = "local", COMET_PROJECT_NAME = "general", ...)
 }
 
 # Run `script` with Rscript under sh, its output redirected as `redirect` says
