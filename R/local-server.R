@@ -200,7 +200,8 @@ LocalServer <- R6::R6Class("cometr_local_server",
       invisible(self)
     },
     print = function(...) {
-      cat(sprintf("<cometr local server> %s\n  data: %s\n  state: %s\n", self$url, self$dir,
+      cat(sprintf("<cometr local server> %s\n  dashboard: %s\n  data: %s\n  state: %s\n",
+                  self$url, self$dashboard, self$dir,
                   if (private$stopped) "stopped" else "running"))
       invisible(self)
     }

@@ -103,7 +103,7 @@ test_that("block = TRUE serves as a service until interrupted, and the data pers
   expect_identical(get_projects()$projects[[1]]$projectName, "from-a-client")
 })
 
-test_that("a local server prints its URL, folder and state", {
+test_that("a local server prints its URL, dashboard, folder and state", {
   srv <- local_test_server()
   scrub <- function(x) {
     x <- gsub("127\\.0\\.0\\.1:[0-9]+", "127.0.0.1:<port>", x)

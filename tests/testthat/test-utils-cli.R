@@ -149,5 +149,6 @@ test_that("upload_offline() and send_spool() show progress over their files when
   srv$set_faults(list(latency_ms = 300, paths = "logger/add/run"))
   msgs <- capture_messages(capture.output(upload_offline(dir)))
   expect_match(msgs, "Uploading offline experiments .* 1/2", all = FALSE)
-  expect_snapshot(send_spool(tempfile()), transform = scrub)
+  empty <- withr::local_tempdir()
+  expect_snapshot(send_spool(empty), transform = scrub)
 })
