@@ -723,6 +723,8 @@ impl Outbox {
             )
         };
         let is_down = || down.is_some_and(|g| started.elapsed() >= g && self.server_down(g));
+        // At most one connection probe a second confirms what `is_down` reads.
+        let mut probed: Option<Instant> = None;
         let send = async {
             let flush =
                 tokio::time::timeout(timeout + Duration::from_millis(50), self.send_all(deadline));
@@ -731,8 +733,12 @@ impl Outbox {
                 tokio::select! {
                     done = &mut flush => return done.unwrap_or(false),
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {
-                        if is_down() {
-                            return false;
+                        if is_down() && probed.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            probed = Some(Instant::now());
+                            let server = &self.settings.server;
+                            if !crate::retry::accepts_connections(server, Duration::from_secs(1)).await {
+                                return false;
+                            }
                         }
                     }
                 }

@@ -147,6 +147,35 @@ pub fn note_reachability(url: &str, outcome: &Outcome) {
     }
 }
 
+/// Whether the server at `url` accepts a TCP connection within `wait`. Reachability
+/// above is only as fresh as the last attempt, and a sender in a long backoff may not
+/// have tried since the server came back: before the end of a run gives up on a server,
+/// it asks the network directly (a refused or unanswered connection is down).
+pub async fn accepts_connections(url: &str, wait: Duration) -> bool {
+    let o = origin(url);
+    let (scheme, authority) = o.split_once("://").unwrap_or(("http", o));
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    // A port is given when the text after the host's last ':' is all digits (IPv6
+    // hosts are bracketed, so their colons come before the closing bracket).
+    let has_port = authority.rsplit_once(':').is_some_and(|(h, p)| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty()
+    });
+    let target = if has_port {
+        authority.to_string()
+    } else {
+        let port = if scheme.eq_ignore_ascii_case("https") {
+            443
+        } else {
+            80
+        };
+        format!("{authority}:{port}")
+    };
+    matches!(
+        tokio::time::timeout(wait, tokio::net::TcpStream::connect(target)).await,
+        Ok(Ok(_))
+    )
+}
+
 /// How long the server at `url` has given no answer at all (`None`: it answered last).
 pub fn unreachable_for(url: &str) -> Option<Duration> {
     let all = UNREACHABLE.lock().ok()?;
@@ -246,6 +275,23 @@ mod tests {
 
     fn h(k: &str, v: &str) -> Vec<(String, String)> {
         vec![(k.to_string(), v.to_string())]
+    }
+
+    #[test]
+    fn a_connection_probe_tells_a_listening_server_from_a_closed_port() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = format!("http://{}/clientlib/x", listener.local_addr().unwrap());
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}/clientlib/x", l.local_addr().unwrap())
+        };
+        let wait = Duration::from_secs(1);
+        assert!(rt.block_on(accepts_connections(&open, wait)));
+        assert!(!rt.block_on(accepts_connections(&closed, wait)));
     }
 
     #[test]
