@@ -59,7 +59,9 @@ pid_alive <- function(pid) {
 #' @return A data frame, invisibly: one row per file, with the experiment key,
 #'   the number of items found and still pending, and whether all were delivered.
 #' @examples
-#' send_spool(tempfile()) # nothing to send
+#' empty <- tempfile()
+#' dir.create(empty)
+#' send_spool(empty) # nothing to send
 #' @export
 send_spool <- function(path = NULL, api_key = NULL, url = NULL, timeout = 60) {
   check_string(path, "path")
