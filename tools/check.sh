@@ -10,6 +10,14 @@ cd "$(dirname "$0")/.."
 unset CARGO_TARGET_DIR
 OUT="$(mktemp -d)"
 bash tools/build-tarball.sh "$OUT" --no-manual >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
+# Tests that run the server as a process of its own need its binary, and the tarball holds
+# no workspace to build it from: build it from this repository and say where it is.
+if [ -z "${COMETR_SERVER_BIN:-}" ]; then
+  BIN_TARGET="${XDG_CACHE_HOME:-$HOME/.cache}/cometr-cargo-target"
+  cargo build --release --locked -p cometr-server --bin cometr-server \
+    --target-dir "$BIN_TARGET" >"$OUT/server-build.log" 2>&1 || { cat "$OUT/server-build.log"; exit 1; }
+  export COMETR_SERVER_BIN="$BIN_TARGET/release/cometr-server"
+fi
 cd "$OUT"
 # No network for the CRAN incoming checks or the clock either: they would ask CRAN about
 # the package and a time server for the time.
